@@ -1,0 +1,10 @@
+//! Integration tests, consolidated into one binary (one link, one database server).
+//!
+//! They run the real `finlake` binary against a real MariaDB that the tests start with
+//! `finlake db start` (state under cargo's target tmp dir, reused between runs, stopped by
+//! `make test`). Every test works in a database of its own.
+
+mod common;
+mod db_server;
+mod loading;
+mod workload;
