@@ -15,7 +15,7 @@ cargo build --locked --profile "$PROFILE" --bin finlake
 BIN=$CARGO_TARGET_DIR/$PROFILE/finlake
 STATE=${BENCH_STATE_DIR:-$HOME/.cache/finlake/bench-state}
 export FINLAKE_STATE_DIR=$STATE FINLAKE_NO_PROGRESS=1 FINLAKE_LOG=warn
-"$BIN" db start --db-buffer-pool 4G >/dev/null
+"$BIN" db start --db-buffer-pool 4G --db-redo-log 2G >/dev/null
 SOCK=$(sed -n 's/^socket=//p' "$STATE/mysql/my.cnf")
 sql() { mariadb --socket="$SOCK" -uroot --local-infile=1 finance "$@"; }
 

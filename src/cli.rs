@@ -14,9 +14,13 @@ use tracing::info;
 use crate::data::export;
 use crate::data::generate::{GenConfig, Generator};
 use crate::data::kaggle;
+use crate::ingest::mask::Masker;
+use crate::lake::Lake;
+use crate::pipeline::{self, IngestConfig};
 use crate::source::server::{DbSettings, LocalServer};
 use crate::source::simulate::{self, SimulateConfig, parse_duration};
 use crate::source::{self, fill, redact_url, schema};
+use crate::verify;
 
 /// Errors of a command.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +29,8 @@ pub enum Error {
     Source(#[from] source::Error),
     #[error(transparent)]
     Kaggle(#[from] kaggle::Error),
+    #[error(transparent)]
+    Pipeline(#[from] pipeline::Error),
     #[error("{0}")]
     Usage(String),
 }
@@ -86,6 +92,18 @@ pub struct SourceConfig {
 }
 
 impl SourceConfig {
+    /// The URL for change-data capture: the flag, else the private server's least-privilege
+    /// CDC account.
+    pub fn cdc_url(&self) -> Result<String> {
+        if let Some(url) = &self.source_url {
+            return Ok(url.clone());
+        }
+        match LocalServer::new(&self.state_dir)?.state()? {
+            Some(state) => Ok(state.cdc_url()),
+            None => self.url(),
+        }
+    }
+
     /// The source URL: the flag, else the private server's.
     pub fn url(&self) -> Result<String> {
         if let Some(url) = &self.source_url {
@@ -166,6 +184,16 @@ pub enum Command {
     LoadKaggle(LoadKaggleArgs),
     /// Run a live OLTP workload against the source database.
     Simulate(SimulateArgs),
+    /// Capture source changes into the lake's bronze tables, exactly once.
+    Ingest(IngestArgs),
+    /// Compare source and lake table by table; exits 1 on any difference.
+    Verify {
+        #[command(flatten)]
+        lake: LakeConfig,
+        /// Tables to compare.
+        #[arg(long, env = "FINLAKE_TABLES", value_delimiter = ',', default_values_t = pipeline::TABLES.map(String::from))]
+        tables: Vec<String>,
+    },
     /// Print the resolved configuration (secrets hidden).
     Config {
         #[command(flatten)]
@@ -225,6 +253,30 @@ pub struct LoadKaggleArgs {
     /// Delete rows already in the source tables first (otherwise they must be empty).
     #[arg(long, env = "FINLAKE_REPLACE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub replace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub lake: LakeConfig,
+    /// Snapshot if needed, apply everything committed so far, then exit 0.
+    #[arg(long, env = "FINLAKE_UNTIL_CAUGHT_UP", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub until_caught_up: bool,
+    /// Start over from a fresh snapshot (e.g. after the binlog position was purged).
+    #[arg(long, env = "FINLAKE_RESNAPSHOT", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub resnapshot: bool,
+    /// Replica server id used to read the binlog; unique per running ingest.
+    #[arg(long, env = "FINLAKE_SERVER_ID", default_value_t = 6401)]
+    pub server_id: u32,
+    /// Tables to capture.
+    #[arg(long, env = "FINLAKE_TABLES", value_delimiter = ',', default_values_t = pipeline::TABLES.map(String::from))]
+    pub tables: Vec<String>,
+    /// Most events per micro-batch.
+    #[arg(long, env = "FINLAKE_BATCH_EVENTS", default_value_t = 50_000)]
+    pub max_batch_events: usize,
+    /// Longest wait for a micro-batch to fill.
+    #[arg(long, env = "FINLAKE_BATCH_WAIT", value_parser = parse_duration, default_value = "200ms")]
+    pub max_wait: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -414,6 +466,51 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let report = simulate::run(&url, &cfg, shutdown_signal()).await?;
             println!("{report}");
+        }
+        Command::Ingest(args) => {
+            let url = source.cdc_url()?;
+            let lake = Lake::open(
+                &args.lake.lake_uri,
+                args.lake.storage_options().into_iter().collect(),
+            )
+            .map_err(pipeline::Error::from)?;
+            let masker = Masker::from_env().map_err(pipeline::Error::from)?;
+            let cfg = IngestConfig {
+                source_url: url,
+                tables: args.tables,
+                server_id: args.server_id,
+                app_id: "finlake-binlog".into(),
+                max_batch_events: args.max_batch_events,
+                max_wait: args.max_wait,
+                until_caught_up: args.until_caught_up,
+                resnapshot: args.resnapshot,
+            };
+            let report = pipeline::run(&cfg, &lake, &masker, shutdown_signal()).await?;
+            println!(
+                "applied {} events in {} batches ({} table commits) in {:.1} s; position {}",
+                report.events,
+                report.batches,
+                report.commits,
+                report.secs,
+                report
+                    .position
+                    .map_or("none".into(), |p| format!("{}:{}", p.file, p.pos))
+            );
+        }
+        Command::Verify { lake, tables } => {
+            let url = source.cdc_url()?;
+            let lake = Lake::open(&lake.lake_uri, lake.storage_options().into_iter().collect())
+                .map_err(pipeline::Error::from)?;
+            let masker = Masker::from_env().map_err(pipeline::Error::from)?;
+            let diffs = verify::verify(&url, &lake, &masker, &tables).await?;
+            let mut equal = true;
+            for d in &diffs {
+                println!("{d}");
+                equal &= d.equal();
+            }
+            if !equal {
+                return Ok(ExitCode::from(1));
+            }
         }
         Command::Config { lake } => {
             println!("state dir   {}", source.state_dir.display());

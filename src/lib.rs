@@ -7,9 +7,16 @@
 //! - [`data`]: the source data model, synthetic data, the public dataset's file formats;
 //! - [`source`]: the source database: schema, a private local server, bulk loading, the live
 //!   OLTP workload;
+//! - [`ingest`]: change events and the apply semantics shared by every CDC source;
+//! - [`lake`]: bronze Delta tables written exactly once;
+//! - [`pipeline`]: the ingestion loop (source -> masking -> lake), [`verify`]: source vs lake;
 //! - [`cli`]: the command line and its configuration blocks.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod data;
+pub mod ingest;
+pub mod lake;
+pub mod pipeline;
 pub mod source;
+pub mod verify;

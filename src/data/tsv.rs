@@ -5,6 +5,7 @@ use std::io::Write;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
+use super::kaggle;
 use super::model::{Card, Dec2, FraudLabel, MccCode, Transaction, User};
 
 /// A source-table row that can be bulk loaded.
@@ -141,22 +142,8 @@ mod itoa_like {
 
 impl TsvRow for User {
     const TABLE: &'static str = "users";
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "current_age",
-        "retirement_age",
-        "birth_year",
-        "birth_month",
-        "gender",
-        "address",
-        "latitude",
-        "longitude",
-        "per_capita_income",
-        "yearly_income",
-        "total_debt",
-        "credit_score",
-        "num_credit_cards",
-    ];
+    /// The source table has the dataset file's columns, in the same order.
+    const COLUMNS: &'static [&'static str] = &kaggle::USER_COLUMNS;
 
     fn write_tsv(&self, out: &mut Vec<u8>) {
         Line::new(out)
@@ -180,21 +167,8 @@ impl TsvRow for User {
 
 impl TsvRow for Card {
     const TABLE: &'static str = "cards";
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "client_id",
-        "card_brand",
-        "card_type",
-        "card_number",
-        "expires",
-        "cvv",
-        "has_chip",
-        "num_cards_issued",
-        "credit_limit",
-        "acct_open_date",
-        "year_pin_last_changed",
-        "card_on_dark_web",
-    ];
+    /// The source table has the dataset file's columns, in the same order.
+    const COLUMNS: &'static [&'static str] = &kaggle::CARD_COLUMNS;
 
     fn write_tsv(&self, out: &mut Vec<u8>) {
         Line::new(out)
@@ -226,20 +200,8 @@ impl TsvRow for MccCode {
 
 impl TsvRow for Transaction {
     const TABLE: &'static str = "transactions";
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "date",
-        "client_id",
-        "card_id",
-        "amount",
-        "use_chip",
-        "merchant_id",
-        "merchant_city",
-        "merchant_state",
-        "zip",
-        "mcc",
-        "errors",
-    ];
+    /// The source table has the dataset file's columns, in the same order.
+    const COLUMNS: &'static [&'static str] = &kaggle::TRANSACTION_COLUMNS;
 
     fn write_tsv(&self, out: &mut Vec<u8>) {
         Line::new(out)

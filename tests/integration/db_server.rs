@@ -142,3 +142,31 @@ fn lifecycle_is_idempotent_and_keeps_its_port() {
     assert_eq!(first, restarted, "restart reuses the port and the data");
     ok(finlake(&["--state-dir", d, "db", "stop"], &[]));
 }
+
+#[tokio::test]
+async fn schema_columns_match_the_row_encoders() {
+    use finlake::data::model::{Card, FraudLabel, MccCode, Transaction, User};
+    use finlake::data::tsv::TsvRow;
+    async fn columns(conn: &mut mysql_async::Conn, table: &str) -> Vec<String> {
+        conn.exec(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'finance' \
+             AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        )
+        .await
+        .expect("columns")
+    }
+    let mut conn = connect(server_url()).await;
+    assert_eq!(columns(&mut conn, User::TABLE).await, User::COLUMNS);
+    assert_eq!(columns(&mut conn, Card::TABLE).await, Card::COLUMNS);
+    assert_eq!(columns(&mut conn, MccCode::TABLE).await, MccCode::COLUMNS);
+    assert_eq!(
+        columns(&mut conn, Transaction::TABLE).await,
+        Transaction::COLUMNS
+    );
+    assert_eq!(
+        columns(&mut conn, FraudLabel::TABLE).await,
+        FraudLabel::COLUMNS
+    );
+    conn.disconnect().await.expect("disconnect");
+}

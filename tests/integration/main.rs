@@ -4,7 +4,9 @@
 //! `finlake db start` (state under cargo's target tmp dir, reused between runs, stopped by
 //! `make test`). Every test works in a database of its own.
 
+mod binlog;
 mod common;
 mod db_server;
+mod ingest;
 mod loading;
 mod workload;
