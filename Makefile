@@ -34,13 +34,10 @@ lint:
 fmt:
 	$(CARGO) fmt
 
-## A private database, synthetic data, and a live workload.
+## A private database, synthetic data, the CDC loop into ./lakehouse and a live workload.
 demo: build
-	$(CARGO_TARGET_DIR)/debug/finlake db start
-	$(CARGO_TARGET_DIR)/debug/finlake datagen --scale $(SCALE) --replace
-	$(CARGO_TARGET_DIR)/debug/finlake db status
-	$(CARGO_TARGET_DIR)/debug/finlake simulate --rate $(RATE) --duration $(DURATION) --label-delay 10s
-	$(CARGO_TARGET_DIR)/debug/finlake db status
+	FINLAKE=$(CARGO_TARGET_DIR)/debug/finlake SCALE=$(SCALE) RATE=$(RATE) DURATION=$(DURATION) \
+	  bash scripts/demo.sh
 
 db-start: build
 	$(CARGO_TARGET_DIR)/debug/finlake db start

@@ -194,6 +194,16 @@ pub enum Command {
         #[arg(long, env = "FINLAKE_TABLES", value_delimiter = ',', default_values_t = pipeline::TABLES.map(String::from))]
         tables: Vec<String>,
     },
+    /// Per table: applied position, lag, events/s and dead letters (from the lake).
+    Status {
+        #[command(flatten)]
+        lake: LakeConfig,
+        /// Tables to report.
+        #[arg(long, env = "FINLAKE_TABLES", value_delimiter = ',', default_values_t = pipeline::TABLES.map(String::from))]
+        tables: Vec<String>,
+    },
+    /// Compact, checkpoint and vacuum the lake's tables.
+    Maintain(MaintainArgs),
     /// Print the resolved configuration (secrets hidden).
     Config {
         #[command(flatten)]
@@ -277,6 +287,31 @@ pub struct IngestArgs {
     /// Longest wait for a micro-batch to fill.
     #[arg(long, env = "FINLAKE_BATCH_WAIT", value_parser = parse_duration, default_value = "200ms")]
     pub max_wait: Duration,
+    /// How often to append lag and throughput to the lake's `_ingest_status` table.
+    #[arg(long, env = "FINLAKE_STATUS_INTERVAL", value_parser = parse_duration, default_value = "5s")]
+    pub status_interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    #[command(flatten)]
+    pub lake: LakeConfig,
+    /// Source tables whose bronze and history tables to maintain (the loop's own tables
+    /// `_dead_letters` and `_ingest_status` are always included).
+    #[arg(long, env = "FINLAKE_TABLES", value_delimiter = ',', default_values_t = pipeline::TABLES.map(String::from))]
+    pub tables: Vec<String>,
+    /// Target size of compacted files, in MiB.
+    #[arg(long, env = "FINLAKE_TARGET_FILE_MB", default_value_t = 128)]
+    pub target_file_mb: u64,
+    /// Keep files removed less than this long ago (at least 1h: longer than any query runs).
+    #[arg(long, env = "FINLAKE_VACUUM_RETENTION", value_parser = parse_duration, default_value = "168h")]
+    pub retention: Duration,
+    /// Skip compaction.
+    #[arg(long, env = "FINLAKE_NO_COMPACT", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub no_compact: bool,
+    /// Skip vacuum.
+    #[arg(long, env = "FINLAKE_NO_VACUUM", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub no_vacuum: bool,
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +330,13 @@ pub struct SimulateArgs {
     pub label_delay: Duration,
     #[arg(long, env = "FINLAKE_SEED", default_value_t = 42)]
     pub seed: u64,
+}
+
+fn open_lake(cfg: &LakeConfig) -> Result<Lake> {
+    Ok(
+        Lake::open(&cfg.lake_uri, cfg.storage_options().into_iter().collect())
+            .map_err(pipeline::Error::from)?,
+    )
 }
 
 /// Sets up logging to stderr.
@@ -484,13 +526,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 max_wait: args.max_wait,
                 until_caught_up: args.until_caught_up,
                 resnapshot: args.resnapshot,
+                status_interval: args.status_interval,
             };
             let report = pipeline::run(&cfg, &lake, &masker, shutdown_signal()).await?;
             println!(
-                "applied {} events in {} batches ({} table commits) in {:.1} s; position {}",
+                "applied {} events in {} batches ({} table commits, {} dead letters) in {:.1} s; position {}",
                 report.events,
                 report.batches,
                 report.commits,
+                report.dead_letters,
                 report.secs,
                 report
                     .position
@@ -510,6 +554,43 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             if !equal {
                 return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Status { lake, tables } => {
+            let url = source.cdc_url()?;
+            let lake = open_lake(&lake)?;
+            let rows = pipeline::status(&url, &lake, &tables).await?;
+            println!(
+                "{:<14} {:>24} {:>12} {:>10} {:>10} {:>9} {:>12}",
+                "table", "applied position", "behind", "lag ms", "events/s", "dead", "rows"
+            );
+            for r in rows {
+                println!("{r}");
+            }
+        }
+        Command::Maintain(args) => {
+            let lake = open_lake(&args.lake)?;
+            let opts = crate::lake::maintain::MaintainOptions {
+                compact: !args.no_compact,
+                target_file_size: args.target_file_mb * 1024 * 1024,
+                checkpoint: true,
+                vacuum_retention: (!args.no_vacuum).then_some(args.retention),
+            };
+            let mut names: Vec<String> = Vec::new();
+            for t in &args.tables {
+                names.push(t.clone());
+                names.push(format!("{t}__changes"));
+            }
+            names.push(crate::lake::dead_letter::NAME.into());
+            names.push(crate::lake::status::NAME.into());
+            for name in names {
+                match crate::lake::maintain::maintain_table(&lake, &name, &opts)
+                    .await
+                    .map_err(pipeline::Error::from)?
+                {
+                    Some(r) => println!("{r}"),
+                    None => println!("{name:<24} (no table)"),
+                }
             }
         }
         Command::Config { lake } => {

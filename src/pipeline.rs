@@ -12,10 +12,13 @@ use std::time::{Duration, Instant};
 use tracing::{info, instrument, warn};
 
 use crate::ingest::binlog::{self, BinlogSource, Mode, StartFrom};
-use crate::ingest::event::{ChangeEvent, Position, Source};
+use crate::ingest::event::{ChangeEvent, Op, Position, Source};
 use crate::ingest::mask::{self, Masker};
 use crate::ingest::schema::TableSchema;
-use crate::lake::{self, BronzeTable, HistoryTable, Lake, Layout};
+use crate::lake::{
+    self, BronzeTable, DeadLetter, DeadLetterTable, HistoryTable, Lake, Layout, StatusTable,
+    TableStatus,
+};
 
 /// Errors of the loop.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,8 @@ pub struct IngestConfig {
     pub until_caught_up: bool,
     /// Start over from a fresh snapshot (after a purged binlog position).
     pub resnapshot: bool,
+    /// How often the loop appends its figures to `bronze/_ingest_status`.
+    pub status_interval: Duration,
 }
 
 /// What a run did.
@@ -72,7 +77,93 @@ pub struct IngestReport {
     pub batches: u64,
     pub commits: u64,
     pub position: Option<Position>,
+    /// Events routed to `bronze/_dead_letters` by this run.
+    pub dead_letters: u64,
     pub secs: f64,
+}
+
+/// Per-table figures since the loop started.
+#[derive(Debug, Default)]
+struct TableStats {
+    events: u64,
+    /// Events counted at the previous report (for the rate).
+    reported_events: u64,
+    dead_letters: u64,
+    /// Source commit time and apply time of the newest applied change.
+    last_commit_ms: Option<i64>,
+    applied_at_ms: Option<i64>,
+}
+
+/// Splits a table's events into those its bronze table can hold and dead letters.
+fn split_poison(t: &Target, events: Vec<ChangeEvent>) -> (Vec<ChangeEvent>, Vec<DeadLetter>) {
+    let mut good = Vec::with_capacity(events.len());
+    let mut letters = Vec::new();
+    for e in events {
+        let check = match (e.op, &e.after) {
+            // A delete needs only its key; the before image may hold values the lake rejects.
+            (Op::Delete, _) => Ok(()),
+            (_, Some(after)) => t.bronze.check_row(after),
+            (op, None) => Err(lake::Error::Schema(format!(
+                "{op:?} event without an after image"
+            ))),
+        };
+        match check {
+            Ok(()) => good.push(e),
+            Err(why) => letters.push(DeadLetter::new(&t.schema, e, why.to_string())),
+        }
+    }
+    (good, letters)
+}
+
+/// Awaits a lake operation, retrying when it lost a commit race or met a transient
+/// object-store error (applies are idempotent: a retry re-reads the recorded position first).
+macro_rules! retry {
+    ($op:expr) => {{
+        let mut delay = Duration::from_millis(50);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match $op.await {
+                Err(e) if e.is_transient() && attempt < 8 => {
+                    warn!(attempt, error = %e, "lake commit failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Appends one status row per table (best effort: telemetry never stops the loop).
+async fn report_status(
+    status: &mut StatusTable,
+    app_id: &str,
+    targets: &HashMap<String, Target>,
+    stats: &mut HashMap<String, TableStats>,
+    since: Instant,
+) {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let secs = since.elapsed().as_secs_f64().max(1e-3);
+    let mut rows = Vec::with_capacity(targets.len());
+    for (name, t) in targets {
+        let s = stats.entry(name.clone()).or_default();
+        rows.push(TableStatus {
+            reported_at_us: now_ms * 1000,
+            app_id: app_id.to_string(),
+            table: name.clone(),
+            applied_file: t.applied.as_ref().map(|p| p.file.clone()),
+            applied_pos: t.applied.as_ref().and_then(|p| i64::try_from(p.pos).ok()),
+            events_total: i64::try_from(s.events).unwrap_or(i64::MAX),
+            events_per_sec: (s.events - s.reported_events) as f64 / secs,
+            lag_ms: s.last_commit_ms.zip(s.applied_at_ms).map(|(c, a)| a - c),
+            dead_letters_total: i64::try_from(s.dead_letters).unwrap_or(i64::MAX),
+        });
+        s.reported_events = s.events;
+    }
+    if let Err(e) = status.report(&rows).await {
+        warn!(error = %e, "could not write the ingest status");
+    }
 }
 
 struct Target {
@@ -149,8 +240,12 @@ pub async fn run(
         }
     }
 
+    let mut dead = DeadLetterTable::open(lake).await?;
+    let mut status = StatusTable::open(lake).await?;
+    let mut stats: HashMap<String, TableStats> = HashMap::new();
     let mut report = IngestReport::default();
     let mut last_idle_commit = Instant::now();
+    let mut last_report = Instant::now();
     tokio::pin!(stop);
     loop {
         let batch = tokio::select! {
@@ -172,6 +267,7 @@ pub async fn run(
         };
         report.batches += 1;
         report.events += batch.events.len() as u64;
+        let schema_changes = batch.schema_changes;
         let mut per_table: HashMap<String, Vec<ChangeEvent>> = HashMap::new();
         for mut e in batch.events {
             if let Some(t) = targets.get(&*e.table) {
@@ -182,32 +278,62 @@ pub async fn run(
                 per_table.entry(e.table.to_string()).or_default().push(e);
             }
         }
+        // Sources deliver a schema change in a batch of its own (no events), at the
+        // statement's position: the tables adopt the new shape before anything after it.
+        for change in &schema_changes {
+            if let Some(t) = targets.get_mut(&change.schema.name) {
+                retry!(t.bronze.evolve(change, &cfg.app_id))?;
+                retry!(t.history.evolve(&change.schema))?;
+                t.schema = change.schema.clone();
+            }
+        }
         let idle_due = streaming
             && (last_idle_commit.elapsed() >= Duration::from_secs(10)
                 || (cfg.until_caught_up && source.caught_up()));
         for t in targets.values_mut() {
-            let events = per_table.remove(&t.schema.name).unwrap_or_default();
+            let mut events = per_table.remove(&t.schema.name).unwrap_or_default();
             let newer = t.applied.as_ref().is_none_or(|a| up_to > *a);
             // Leave the snapshot state as soon as streaming starts.
             let leaving_snapshot = streaming && t.applied.as_ref().is_some_and(|a| a.snapshot);
             if !newer || (events.is_empty() && !idle_due && !leaving_snapshot) {
                 continue;
             }
-            t.history
-                .append_history(&events, &up_to, &cfg.app_id)
-                .await?;
-            let outcome = t.bronze.apply_events(&events, &up_to, &cfg.app_id).await?;
+            let s = stats.entry(t.schema.name.clone()).or_default();
+            let outcome = match retry!(t.bronze.apply_events(&events, &up_to, &cfg.app_id)) {
+                // A value the table cannot hold: set the misfits aside, apply the rest.
+                Err(lake::Error::Value { .. }) => {
+                    let (good, letters) = split_poison(t, events);
+                    s.dead_letters += letters.len() as u64;
+                    let dead_app = format!("{}/{}", cfg.app_id, t.schema.name);
+                    retry!(dead.append(&letters, &up_to, &dead_app))?;
+                    events = good;
+                    retry!(t.bronze.apply_events(&events, &up_to, &cfg.app_id))?
+                }
+                other => other?,
+            };
+            retry!(t.history.append_history(&events, &up_to, &cfg.app_id))?;
             report.commits += u64::from(!outcome.replayed);
             t.applied = Some(up_to.clone());
+            s.events += events.len() as u64;
+            if let Some(last) = events.last() {
+                s.last_commit_ms = Some(last.commit_ms);
+                s.applied_at_ms = Some(chrono::Utc::now().timestamp_millis());
+            }
         }
         if idle_due {
             last_idle_commit = Instant::now();
         }
         report.position = Some(up_to);
+        if last_report.elapsed() >= cfg.status_interval {
+            report_status(&mut status, &cfg.app_id, &targets, &mut stats, last_report).await;
+            last_report = Instant::now();
+        }
         if cfg.until_caught_up && source.caught_up() {
             break;
         }
     }
+    report_status(&mut status, &cfg.app_id, &targets, &mut stats, last_report).await;
+    report.dead_letters = stats.values().map(|s| s.dead_letters).sum();
     if report.position.is_none() {
         report.position = lowest;
     }
@@ -222,4 +348,80 @@ pub async fn run(
         "ingest finished"
     );
     Ok(report)
+}
+
+/// One table's line of `finlake status`.
+#[derive(Debug, Clone)]
+pub struct StatusRow {
+    pub table: String,
+    pub applied: Option<Position>,
+    /// How far the applied position is behind the source's binlog head.
+    pub behind: String,
+    pub lag_ms: Option<i64>,
+    pub events_per_sec: Option<f64>,
+    pub dead_letters: usize,
+    pub rows: usize,
+}
+
+impl std::fmt::Display for StatusRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let applied = self.applied.as_ref().map_or("none".to_string(), |p| {
+            format!(
+                "{}:{}{}",
+                p.file,
+                p.pos,
+                if p.snapshot { " (snapshot)" } else { "" }
+            )
+        });
+        write!(
+            f,
+            "{:<14} {:>24} {:>12} {:>10} {:>10} {:>9} {:>12}",
+            self.table,
+            applied,
+            self.behind,
+            self.lag_ms.map_or("-".into(), |l| l.to_string()),
+            self.events_per_sec
+                .map_or("-".into(), |r| format!("{r:.1}")),
+            self.dead_letters,
+            self.rows
+        )
+    }
+}
+
+/// Where each table stands: its applied position against the source's binlog head, the last
+/// reported lag and rate, its dead letters and rows.
+pub async fn status(source_url: &str, lake: &Lake, tables: &[String]) -> Result<Vec<StatusRow>> {
+    let head = binlog::head(source_url).await?;
+    let schemas = binlog::table_schemas(source_url, tables).await?;
+    let mut dead = DeadLetterTable::open(lake).await?.count_by_table().await?;
+    let reports = StatusTable::open(lake).await?.latest().await?;
+    let app_id = "finlake-binlog";
+    let mut out = Vec::with_capacity(schemas.len());
+    for schema in schemas {
+        let mut bronze = lake
+            .open_table_with(&schema, layout_for(&schema.name))
+            .await?;
+        let applied = bronze.applied(app_id).await?;
+        let behind = match (&applied, &head) {
+            (None, _) => "not started".to_string(),
+            (Some(a), Some(h)) if a.file == h.file => {
+                format!("{} B", h.pos.saturating_sub(a.pos))
+            }
+            (Some(a), Some(h)) => format!("{} → {}", a.file, h.file),
+            (Some(_), None) => "?".to_string(),
+        };
+        let report = reports
+            .iter()
+            .find(|r| r.table == schema.name && r.app_id == app_id);
+        out.push(StatusRow {
+            rows: bronze.row_count().await?,
+            dead_letters: dead.remove(&schema.name).unwrap_or(0),
+            lag_ms: report.and_then(|r| r.lag_ms),
+            events_per_sec: report.map(|r| r.events_per_sec),
+            table: schema.name,
+            applied,
+            behind,
+        });
+    }
+    Ok(out)
 }

@@ -168,12 +168,27 @@ pub struct ChangeEvent {
     pub txid: Option<String>,
 }
 
+/// A captured table's new shape after a schema statement (only additive changes are
+/// delivered; others stop the source with an error).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaChange {
+    /// The table's shape from now on.
+    pub schema: crate::ingest::schema::TableSchema,
+    /// Columns this statement added, with the value existing rows took (the column default).
+    pub added: Vec<(String, Value)>,
+    pub statement: String,
+    /// The position right after the statement.
+    pub position: Position,
+}
+
 /// A batch read from a source: events in source order, and where to resume after them.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub events: Vec<ChangeEvent>,
     /// The position after the last complete source transaction in `events`.
     pub resume: Option<Position>,
+    /// Schema statements at the end of the batch (after its events).
+    pub schema_changes: Vec<SchemaChange>,
 }
 
 /// A change source (the MySQL binlog, Debezium topics). Implementations deliver whole source

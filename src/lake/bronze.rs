@@ -18,9 +18,11 @@ use deltalake::arrow::array::{
     TimestampMicrosecondArray,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use deltalake::datafusion::common::Column as DfColumn;
+use deltalake::datafusion::common::{Column as DfColumn, ScalarValue};
 use deltalake::datafusion::logical_expr::{Expr, col, lit, when};
 use deltalake::datafusion::prelude::SessionContext;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::CommitProperties;
 use tracing::instrument;
 
@@ -29,9 +31,47 @@ use super::commit::{
 };
 use super::types::{self, OP, PART, POS, POS_FILE, POS_ROW};
 use super::{Error, Lake, Layout, Result, session};
-use crate::ingest::event::{ChangeEvent, Key, Position, Row, Value};
+use crate::ingest::event::{ChangeEvent, Key, Position, Row, SchemaChange, Value};
 use crate::ingest::reduce::{Effect, Effects, reduce};
 use crate::ingest::schema::TableSchema;
+
+/// Adds the fields of `wanted` that `table` lacks (nullable, as Delta requires).
+pub(crate) async fn add_missing_columns(table: &mut DeltaTable, wanted: &SchemaRef) -> Result<()> {
+    let have = table.snapshot()?.snapshot().arrow_schema();
+    let missing: Vec<Field> = wanted
+        .fields()
+        .iter()
+        .filter(|f| have.field_with_name(f.name()).is_err())
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(columns = ?missing.iter().map(|f| f.name()).collect::<Vec<_>>(), "adding columns");
+    let kernel: StructType = (&Schema::new(missing)).try_into_kernel()?;
+    *table = table
+        .clone()
+        .add_columns()
+        .with_fields(kernel.fields().cloned().collect::<Vec<_>>())
+        .await?;
+    Ok(())
+}
+
+/// `wanted` with the nullability the Delta table has (added columns are nullable there).
+pub(crate) fn lake_arrow(table: &DeltaTable, wanted: SchemaRef) -> Result<SchemaRef> {
+    let have = table.snapshot()?.snapshot().arrow_schema();
+    let fields: Vec<Field> = wanted
+        .fields()
+        .iter()
+        .map(|f| {
+            let nullable = have
+                .field_with_name(f.name())
+                .map_or(f.is_nullable(), |h| h.is_nullable() || f.is_nullable());
+            f.as_ref().clone().with_nullable(nullable)
+        })
+        .collect();
+    Ok(Arc::new(Schema::new(fields)))
+}
 
 /// Source-only column of a merge source: the effect is a delete.
 const DELETE: &str = "__finlake_delete";
@@ -88,7 +128,8 @@ impl BronzeTable {
         } else {
             &[]
         };
-        let table = open_or_create(lake, &schema.name, &wanted, part_cols).await?;
+        let mut table = open_or_create(lake, &schema.name, &wanted, part_cols).await?;
+        add_missing_columns(&mut table, &wanted).await?;
         let partitioned = table
             .snapshot()?
             .metadata()
@@ -106,14 +147,84 @@ impl BronzeTable {
             }
             (false, _) => None,
         };
+        let arrow = lake_arrow(&table, types::bronze_schema(schema, partitioned)?)?;
         Ok(Self {
             name: schema.name.clone(),
             schema: schema.clone(),
             table,
-            arrow: types::bronze_schema(schema, partitioned)?,
+            arrow,
             partition_rows,
             applied: HashMap::new(),
         })
+    }
+
+    /// Follows a source `ADD COLUMN`: adds the columns the table lacks, then sets the added
+    /// columns of every row last changed before the statement to the value the source gave
+    /// existing rows (the column default), recording the statement's position, in one commit.
+    /// Idempotent: a replay at or below the applied position only adopts the new shape.
+    #[instrument(skip_all, fields(table = %self.name, statement = %change.statement))]
+    pub async fn evolve(&mut self, change: &SchemaChange, app_id: &str) -> Result<()> {
+        let partitioned = self.partition_rows.is_some();
+        let wanted = types::bronze_schema(&change.schema, partitioned)?;
+        add_missing_columns(&mut self.table, &wanted).await?;
+        self.arrow = lake_arrow(&self.table, wanted)?;
+        self.schema = change.schema.clone();
+        let applied = self.applied(app_id).await?;
+        let at = &change.position;
+        if applied.as_ref().is_some_and(|a| a >= at) {
+            return Ok(());
+        }
+        let props = commit_properties(app_id, at, types::encode_version(at)?)?;
+        let before = self.table.version();
+        let fills: Vec<(String, Expr)> = change
+            .added
+            .iter()
+            .filter(|(_, v)| *v != Value::Null)
+            .map(|(name, v)| Ok((name.clone(), lit(self.scalar(name, v)?))))
+            .collect::<Result<_>>()?;
+        if !fills.is_empty() {
+            // Rows whose position is below the statement's existed when it ran.
+            let (f, p, r) = (
+                lit(at.file.clone()),
+                lit(types::pos_offset(at)?),
+                lit(types::pos_row(at)?),
+            );
+            let older = col(POS_FILE).lt(f.clone()).or(col(POS_FILE).eq(f).and(
+                col(POS)
+                    .lt(p.clone())
+                    .or(col(POS).eq(p).and(col(POS_ROW).lt(r))),
+            ));
+            let ctx = session()?;
+            self.table.update_datafusion_session(&ctx.state())?;
+            let mut update = self
+                .table
+                .clone()
+                .update()
+                .with_predicate(older)
+                .with_session_state(Arc::new(ctx.state()))
+                .with_commit_properties(props.clone());
+            for (name, value) in fills {
+                update = update.with_update(name.as_str(), value);
+            }
+            let (table, _) = update.await?;
+            self.table = table;
+        }
+        if self.table.version() == before {
+            commit_position_only(&mut self.table, props).await?;
+        }
+        self.applied.insert(app_id.to_owned(), at.clone());
+        Ok(())
+    }
+
+    /// `v` as a literal of column `name`'s lake type.
+    fn scalar(&self, name: &str, v: &Value) -> Result<ScalarValue> {
+        let i = self
+            .schema
+            .column_index(name)
+            .ok_or_else(|| Error::Schema(format!("no column {name}")))?;
+        let column = &self.schema.columns[i];
+        let array = types::column_array(&self.name, column, true, std::iter::once(v))?;
+        Ok(ScalarValue::try_from_array(&array, 0)?)
     }
 
     /// Deletes every row in one commit that records `at` (a snapshot position) as applied for
@@ -327,6 +438,18 @@ impl BronzeTable {
                             table.name,
                             row.len()
                         )));
+                    }
+                    // The merge source is nullable (deletes carry only keys): NOT NULL is
+                    // checked here, so a misfit is a Value error the loop can set aside.
+                    for (column, v) in table.columns.iter().zip(row) {
+                        if !column.nullable && *v == Value::Null {
+                            return Err(Error::Value {
+                                table: table.name.clone(),
+                                column: column.name.clone(),
+                                value: "NULL".into(),
+                                reason: "NULL (or a zero date) in a NOT NULL column".into(),
+                            });
+                        }
                     }
                     rows.push(row.clone());
                     deletes.push(false);

@@ -16,10 +16,11 @@ use deltalake::arrow::array::{
     ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use tracing::instrument;
 
-use super::bronze::ApplyOutcome;
+use super::bronze::{ApplyOutcome, add_missing_columns};
 use super::commit::{
     applied_position, commit_position_only, commit_properties, open_or_create, read_table,
 };
@@ -62,7 +63,9 @@ fn history_schema(table: &TableSchema) -> Result<SchemaRef> {
 impl HistoryTable {
     pub(crate) async fn open(lake: &Lake, schema: &TableSchema) -> Result<Self> {
         let arrow = history_schema(schema)?;
-        let table = open_or_create(lake, &format!("{}__changes", schema.name), &arrow, &[]).await?;
+        let mut table =
+            open_or_create(lake, &format!("{}__changes", schema.name), &arrow, &[]).await?;
+        add_missing_columns(&mut table, &arrow).await?;
         Ok(Self {
             schema: schema.clone(),
             table,
@@ -73,6 +76,16 @@ impl HistoryTable {
 
     pub fn delta(&self) -> &DeltaTable {
         &self.table
+    }
+
+    /// Adopts a table's new shape after a source `ADD COLUMN` (the columns are added; history
+    /// rows before the statement keep NULL there: they record what the changes carried).
+    pub async fn evolve(&mut self, schema: &TableSchema) -> Result<()> {
+        let arrow = history_schema(schema)?;
+        add_missing_columns(&mut self.table, &arrow).await?;
+        self.arrow = arrow;
+        self.schema = schema.clone();
+        Ok(())
     }
 
     pub async fn applied(&mut self, app_id: &str) -> Result<Option<Position>> {
@@ -112,6 +125,9 @@ impl HistoryTable {
                 .clone()
                 .write(vec![batch])
                 .with_save_mode(SaveMode::Append)
+                // A column dropped at the source (then re-snapshotted) stays in the history,
+                // NULL from then on.
+                .with_schema_mode(SchemaMode::Merge)
                 .with_commit_properties(props)
                 .await?;
         }

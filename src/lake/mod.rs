@@ -4,7 +4,10 @@
 //! - [`bronze`]: `<root>/bronze/<table>`, kept equal to the source table by one MERGE commit
 //!   per batch that also records the source position (Delta application transaction + commit
 //!   metadata), so replays after a crash are no-ops;
-//! - [`history`]: `<root>/bronze/<table>__changes`, every change event appended once.
+//! - [`history`]: `<root>/bronze/<table>__changes`, every change event appended once;
+//! - [`dead_letter`]: `<root>/bronze/_dead_letters`, events that could not be applied;
+//! - [`status`]: `<root>/bronze/_ingest_status`, the loop's lag and throughput reports;
+//! - [`maintain`]: compaction, checkpoints, vacuum.
 //!
 //! Positions in SQL: `(_pos_file, _pos, _pos_row)` compares lexicographically in the same
 //! order as [`Position`](crate::ingest::event::Position): the snapshot flag is folded into
@@ -18,8 +21,11 @@
 
 pub mod bronze;
 pub mod commit;
+pub mod dead_letter;
 pub mod history;
+pub mod maintain;
 pub mod position;
+pub mod status;
 pub mod types;
 
 #[cfg(test)]
@@ -32,7 +38,9 @@ use deltalake::delta_datafusion::DeltaSessionContext;
 use url::Url;
 
 pub use bronze::{ApplyOutcome, BronzeTable};
+pub use dead_letter::{DeadLetter, DeadLetterTable};
 pub use history::HistoryTable;
+pub use status::{StatusTable, TableStatus};
 
 use crate::ingest::schema::TableSchema;
 
@@ -66,6 +74,25 @@ pub enum Error {
 impl From<deltalake::arrow::error::ArrowError> for Error {
     fn from(e: deltalake::arrow::error::ArrowError) -> Self {
         Error::Arrow(e.to_string())
+    }
+}
+
+impl Error {
+    /// A commit that lost a race with another writer (compaction, a second process) or a
+    /// transient object-store failure: retrying the same batch is safe, since applies are
+    /// idempotent and guarded by the recorded position.
+    pub fn is_transient(&self) -> bool {
+        use deltalake::DeltaTableError as D;
+        use deltalake::kernel::transaction::TransactionError as T;
+        matches!(
+            self,
+            Error::Delta(
+                D::Transaction {
+                    source: T::CommitConflict(_) | T::MaxCommitAttempts(_) | T::ObjectStore { .. },
+                } | D::VersionAlreadyExists(_)
+                    | D::ObjectStore { .. }
+            )
+        )
     }
 }
 

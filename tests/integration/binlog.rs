@@ -393,7 +393,7 @@ async fn purged_or_impossible_positions_ask_for_a_resnapshot() {
 }
 
 #[tokio::test]
-async fn ddl_on_a_captured_table_is_a_schema_change_error() {
+async fn add_column_is_followed_and_other_ddl_is_a_schema_change_error() {
     let _files = BINLOG_FILES.read().await;
     let url = fresh_db("t_binlog_ddl").await;
     let mut c = connect(&url).await;
@@ -414,36 +414,60 @@ async fn ddl_on_a_captured_table_is_a_schema_change_error() {
     )
     .await
     .expect("follow");
-    c.query_drop("INSERT INTO t VALUES (1, 1)")
-        .await
-        .expect("insert");
-    c.query_drop("ALTER TABLE other ADD COLUMN t INT")
-        .await
-        .expect("alter other");
-    c.query_drop("ALTER TABLE t ADD COLUMN w INT")
-        .await
-        .expect("alter");
+    for sql in [
+        "INSERT INTO t VALUES (1, 1)",
+        "ALTER TABLE other ADD COLUMN t INT",
+        "ALTER TABLE t ADD COLUMN w VARCHAR(8) NOT NULL DEFAULT 'it''s', ADD INDEX iv (v)",
+        "INSERT INTO t VALUES (2, 2, 'x')",
+    ] {
+        c.query_drop(sql).await.expect(sql);
+    }
+    // The DROP runs once the ADD was read: a source that reads the ADD after the DROP already
+    // happened cannot know the shape at the ADD (information_schema is the current one) and
+    // stops there instead.
+    let mut dropped = false;
     let mut seen = Vec::new();
+    let mut changes = Vec::new();
     let started = std::time::Instant::now();
     let err = loop {
         match src.next_batch(100, Duration::from_secs(2)).await {
             Ok(b) => {
+                assert!(
+                    b.schema_changes.is_empty() || b.events.is_empty(),
+                    "a schema change comes in a batch of its own"
+                );
                 seen.extend(b.events);
+                changes.extend(b.schema_changes);
+                if seen.len() == 2 && !dropped {
+                    c.query_drop("ALTER TABLE t DROP COLUMN v")
+                        .await
+                        .expect("drop");
+                    dropped = true;
+                }
                 assert!(
                     started.elapsed() < Duration::from_secs(30),
-                    "the ALTER was not reported"
+                    "the DROP COLUMN was not reported"
                 );
             }
             Err(e) => break e,
         }
     };
+    assert_eq!(seen.len(), 2, "both inserts are delivered: {err}");
+    assert_eq!(seen[0].after.as_ref().map(Vec::len), Some(2));
     assert_eq!(
-        seen.len(),
-        1,
-        "the insert before the ALTER is delivered: {err}"
+        seen[1].after.as_ref().expect("after")[2],
+        Value::Text("x".into()),
+        "decoded with the new shape"
     );
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].schema.columns.len(), 3);
+    assert_eq!(
+        changes[0].added,
+        vec![("w".to_string(), Value::Text("it's".into()))]
+    );
+    assert!(changes[0].position > seen[0].position && changes[0].position < seen[1].position);
     assert!(
-        matches!(&err, Error::SchemaChange { table, statement } if table == "t" && statement.contains("ADD COLUMN w")),
+        matches!(&err, Error::SchemaChange { table, statement } if table == "t" && statement.contains("DROP COLUMN v")),
         "{err}"
     );
 }

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use mysql_async::prelude::Queryable;
+
 use crate::common::{finlake, fresh_db, ok, text};
 
 const MASK_KEY: &str = "integration-test-mask-key-0123456789";
@@ -154,6 +156,201 @@ async fn kill_9_during_ingest_loses_and_duplicates_nothing() {
         ingest.wait().expect("reap");
         workload.join().expect("workload");
     }
+    ok(finlake(&["ingest", "--until-caught-up"], &env));
+    verify_equal(&env);
+}
+
+#[tokio::test]
+async fn a_poison_event_goes_to_dead_letters_and_the_loop_goes_on() {
+    let url = fresh_db("t_ingest_poison").await;
+    let lake = tempfile::tempdir().expect("tempdir");
+    let lake_uri = lake.path().to_str().expect("utf8");
+    let env = env(&url, lake_uri, "7103");
+    ok(finlake(
+        &["datagen", "--scale", "0.001", "--seed", "5"],
+        &env,
+    ));
+    ok(finlake(&["ingest", "--until-caught-up"], &env));
+    verify_equal(&env);
+
+    // MySQL's zero date in a NOT NULL DATETIME (allowed under a lax sql_mode) has no value in
+    // the lake: the row is a dead letter; the good insert in the same transaction lands.
+    let mut conn = crate::common::connect(&url).await;
+    let (id, client, card): (i64, i64, i64) = conn
+        .query_first("SELECT MAX(id), MIN(client_id), MIN(card_id) FROM transactions")
+        .await
+        .expect("ids")
+        .expect("row");
+    let card: i64 = conn
+        .exec_first(
+            "SELECT id FROM cards WHERE client_id = ? LIMIT 1",
+            (client,),
+        )
+        .await
+        .expect("card")
+        .unwrap_or(card);
+    let insert = "INSERT INTO transactions (id, date, client_id, card_id, amount, use_chip, merchant_id, merchant_city, mcc) \
+                  SELECT ?, ?, ?, ?, 12.34, 'Online Transaction', 77, 'ONLINE', MIN(mcc) FROM mcc_codes";
+    conn.query_drop("SET SESSION sql_mode = ''")
+        .await
+        .expect("sql_mode");
+    conn.query_drop("BEGIN").await.expect("begin");
+    conn.exec_drop(insert, (id + 1, "0000-00-00 00:00:00", client, card))
+        .await
+        .expect("poison insert");
+    conn.exec_drop(insert, (id + 2, "2019-10-31 10:00:00", client, card))
+        .await
+        .expect("good insert");
+    conn.query_drop("COMMIT").await.expect("commit");
+
+    let out = ok(finlake(&["ingest", "--until-caught-up"], &env));
+    assert!(out.contains("1 dead letters"), "{out}");
+    let status = ok(finlake(&["status"], &env));
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("transactions "))
+        .unwrap_or_else(|| panic!("no transactions line:\n{status}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[cols.len() - 2], "1", "one dead letter: {line}");
+    // The lake lacks exactly the poison row, and verify says so.
+    let diff = finlake(&["verify"], &env);
+    assert!(!diff.status.success(), "{}", text(&diff));
+    assert!(text(&diff).contains("transactions"), "{}", text(&diff));
+
+    // Replaying the same binlog adds no second letter; fixing the row at the source heals it.
+    let again = ok(finlake(&["ingest", "--until-caught-up"], &env));
+    assert!(again.contains("0 dead letters"), "{again}");
+    conn.exec_drop(
+        "UPDATE transactions SET date = '2019-10-31 09:59:00' WHERE id = ?",
+        (id + 1,),
+    )
+    .await
+    .expect("fix");
+    conn.disconnect().await.expect("disconnect");
+    ok(finlake(&["ingest", "--until-caught-up"], &env));
+    verify_equal(&env);
+}
+
+#[tokio::test]
+async fn add_column_reaches_the_lake_and_other_ddl_stops_until_resnapshot() {
+    let url = fresh_db("t_ingest_ddl").await;
+    let lake = tempfile::tempdir().expect("tempdir");
+    let lake_uri = lake.path().to_str().expect("utf8");
+    let env = env(&url, lake_uri, "7104");
+    ok(finlake(
+        &["datagen", "--scale", "0.001", "--seed", "6"],
+        &env,
+    ));
+    ok(finlake(&["ingest", "--until-caught-up"], &env));
+
+    let mut conn = crate::common::connect(&url).await;
+    for sql in [
+        "ALTER TABLE users ADD COLUMN segment VARCHAR(16) NOT NULL DEFAULT 'retail'",
+        "UPDATE users SET segment = 'private' WHERE id = (SELECT MIN(id) FROM (SELECT id FROM users) u)",
+        "ALTER TABLE cards ADD COLUMN note TEXT NULL",
+    ] {
+        conn.query_drop(sql).await.expect(sql);
+    }
+    ok(finlake(&["ingest", "--until-caught-up"], &env));
+    // verify compares every source column, the new ones included (existing rows got the
+    // default in the source, and in the lake).
+    verify_equal(&env);
+
+    // A restart resumes with the new shape.
+    conn.query_drop("UPDATE users SET segment = 'smb' WHERE segment = 'retail' LIMIT 3")
+        .await
+        .expect("update");
+    ok(finlake(&["ingest", "--until-caught-up"], &env));
+    verify_equal(&env);
+
+    // DROP COLUMN cannot be followed: a clear error pointing at --resnapshot, nothing applied.
+    conn.query_drop("ALTER TABLE users DROP COLUMN segment")
+        .await
+        .expect("drop column");
+    conn.disconnect().await.expect("disconnect");
+    let failed = finlake(&["ingest", "--until-caught-up"], &env);
+    assert!(!failed.status.success(), "{}", text(&failed));
+    let msg = text(&failed);
+    assert!(
+        msg.contains("DROP COLUMN segment") && msg.contains("--resnapshot"),
+        "{msg}"
+    );
+    ok(finlake(
+        &["ingest", "--until-caught-up", "--resnapshot"],
+        &env,
+    ));
+    verify_equal(&env);
+}
+
+#[tokio::test]
+async fn maintain_compacts_and_keeps_the_lake_equal() {
+    let url = fresh_db("t_ingest_maintain").await;
+    let lake = tempfile::tempdir().expect("tempdir");
+    let lake_uri = lake.path().to_str().expect("utf8");
+    let env = env(&url, lake_uri, "7105");
+    ok(finlake(
+        &["datagen", "--scale", "0.001", "--seed", "7"],
+        &env,
+    ));
+    ok(finlake(&["ingest", "--until-caught-up"], &env));
+    for seed in ["1", "2"] {
+        ok(finlake(
+            &[
+                "simulate",
+                "--rate",
+                "200",
+                "--duration",
+                "2s",
+                "--label-delay",
+                "1s",
+                "--seed",
+                seed,
+            ],
+            &env,
+        ));
+        ok(finlake(&["ingest", "--until-caught-up"], &env));
+    }
+    let too_short = finlake(&["maintain", "--retention", "10m"], &env);
+    assert!(!too_short.status.success(), "{}", text(&too_short));
+    assert!(text(&too_short).contains("minimum"), "{}", text(&too_short));
+
+    let report = ok(finlake(&["maintain", "--retention", "1h"], &env));
+    let tx = report
+        .lines()
+        .find(|l| l.starts_with("transactions "))
+        .unwrap_or_else(|| panic!("{report}"));
+    let nums: Vec<u64> = tx
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(nums[1] <= nums[0], "files do not grow: {tx}");
+    assert!(nums[2] > 0, "small files were compacted: {tx}");
+    assert!(
+        lake.path()
+            .join("bronze/transactions/_delta_log")
+            .read_dir()
+            .expect("log")
+            .any(|e| e
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".checkpoint.parquet")),
+        "a checkpoint was written"
+    );
+    verify_equal(&env);
+    // The loop goes on after maintenance.
+    ok(finlake(
+        &[
+            "simulate",
+            "--rate",
+            "200",
+            "--duration",
+            "1s",
+            "--label-delay",
+            "1s",
+        ],
+        &env,
+    ));
     ok(finlake(&["ingest", "--until-caught-up"], &env));
     verify_equal(&env);
 }

@@ -237,9 +237,195 @@ pub(crate) fn touched_table(
     None
 }
 
+/// What a schema statement on a captured table does to its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ColumnChange {
+    /// Columns are only added (names in statement order); indexes may change too.
+    Add(Vec<String>),
+    /// No column changes (indexes, constraints, table options).
+    None,
+    /// Anything else: drop, rename, modify, primary key, truncate, drop table, ...
+    Other,
+}
+
+fn is_word(t: &Tok, kw: &str) -> bool {
+    matches!(t, Tok::Word { text, quoted: false } if text.eq_ignore_ascii_case(kw))
+}
+
+/// Reads an `ALTER TABLE` (or `CREATE/DROP INDEX`) statement's column effect.
+pub(crate) fn column_change(sql: &str) -> ColumnChange {
+    let toks = tokenize(sql);
+    let mut c = Cursor {
+        toks: toks.clone(),
+        at: 0,
+    };
+    if c.keyword("CREATE") {
+        while c.keyword("UNIQUE") || c.keyword("FULLTEXT") || c.keyword("SPATIAL") {}
+        return if c.keyword("INDEX") {
+            ColumnChange::None
+        } else {
+            ColumnChange::Other
+        };
+    }
+    c.at = 0;
+    if c.keyword("DROP") {
+        return if c.keyword("INDEX") {
+            ColumnChange::None
+        } else {
+            ColumnChange::Other
+        };
+    }
+    c.at = 0;
+    if !c.keyword("ALTER") {
+        return ColumnChange::Other;
+    }
+    while c.keyword("ONLINE") || c.keyword("IGNORE") {}
+    if !c.keyword("TABLE") {
+        return ColumnChange::Other;
+    }
+    c.keywords(&["IF", "EXISTS"]);
+    if c.table().is_none() {
+        return ColumnChange::Other;
+    }
+    // Top-level clauses, split on commas outside parentheses.
+    let mut clauses: Vec<&[Tok]> = Vec::new();
+    let (mut depth, mut from) = (0usize, c.at);
+    for (i, t) in toks.iter().enumerate().skip(c.at) {
+        match t {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth = depth.saturating_sub(1),
+            Tok::Punct(',') if depth == 0 => {
+                clauses.push(&toks[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    clauses.push(&toks[from..]);
+    const INDEXES: [&str; 7] = [
+        "INDEX",
+        "KEY",
+        "UNIQUE",
+        "FULLTEXT",
+        "SPATIAL",
+        "CONSTRAINT",
+        "FOREIGN",
+    ];
+    let mut added = Vec::new();
+    for clause in clauses {
+        let Some(first) = clause.first() else {
+            continue;
+        };
+        let rest = &clause[1..];
+        if is_word(first, "ADD") {
+            let mut r = rest;
+            if r.first()
+                .is_some_and(|t| INDEXES.iter().any(|k| is_word(t, k)))
+            {
+                continue;
+            }
+            if r.first().is_some_and(|t| is_word(t, "COLUMN")) {
+                r = &r[1..];
+            }
+            if r.len() >= 3
+                && is_word(&r[0], "IF")
+                && is_word(&r[1], "NOT")
+                && is_word(&r[2], "EXISTS")
+            {
+                r = &r[3..];
+            }
+            match r.first() {
+                // ADD COLUMN (a INT, b INT): the first word of each element.
+                Some(Tok::Punct('(')) => {
+                    let mut depth = 0usize;
+                    let mut expect_name = true;
+                    for t in &r[1..] {
+                        match t {
+                            Tok::Punct('(') => depth += 1,
+                            Tok::Punct(')') if depth == 0 => break,
+                            Tok::Punct(')') => depth -= 1,
+                            Tok::Punct(',') if depth == 0 => expect_name = true,
+                            Tok::Word { text, .. } if expect_name => {
+                                added.push(text.clone());
+                                expect_name = false;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Some(Tok::Word { text, quoted })
+                    if *quoted || !is_word(r.first().unwrap_or(first), "PRIMARY") =>
+                {
+                    added.push(text.clone());
+                }
+                _ => return ColumnChange::Other,
+            }
+        } else if is_word(first, "DROP") {
+            let ok = rest.first().is_some_and(|t| {
+                ["INDEX", "KEY", "FOREIGN", "CONSTRAINT", "CHECK"]
+                    .iter()
+                    .any(|k| is_word(t, k))
+            });
+            if !ok {
+                return ColumnChange::Other;
+            }
+        } else if ["ALGORITHM", "LOCK", "COMMENT", "ENGINE", "FORCE"]
+            .iter()
+            .any(|k| is_word(first, k))
+            || (is_word(first, "ALTER") && rest.first().is_some_and(|t| is_word(t, "INDEX")))
+        {
+            continue;
+        } else {
+            return ColumnChange::Other;
+        }
+    }
+    if added.is_empty() {
+        ColumnChange::None
+    } else {
+        ColumnChange::Add(added)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_column_changes() {
+        use ColumnChange::*;
+        assert_eq!(
+            column_change("ALTER TABLE t ADD COLUMN x INT"),
+            Add(vec!["x".into()])
+        );
+        assert_eq!(
+            column_change(
+                "alter table `t` add `seg` varchar(10) NOT NULL DEFAULT 'a,b', add index i (seg), algorithm=instant"
+            ),
+            Add(vec!["seg".into()])
+        );
+        assert_eq!(
+            column_change("ALTER TABLE t ADD COLUMN IF NOT EXISTS (a INT, b DECIMAL(10,2))"),
+            Add(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            column_change(
+                "ALTER TABLE t ADD COLUMN w VARCHAR(8) NOT NULL DEFAULT 'it''s', ADD INDEX iv (v)"
+            ),
+            Add(vec!["w".into()])
+        );
+        assert_eq!(column_change("ALTER TABLE t ADD INDEX i (x)"), None);
+        assert_eq!(column_change("CREATE INDEX i ON t (x)"), None);
+        assert_eq!(column_change("DROP INDEX i ON t"), None);
+        assert_eq!(column_change("ALTER TABLE t DROP COLUMN x"), Other);
+        assert_eq!(column_change("ALTER TABLE t DROP x"), Other);
+        assert_eq!(column_change("ALTER TABLE t RENAME COLUMN a TO b"), Other);
+        assert_eq!(column_change("ALTER TABLE t MODIFY a BIGINT"), Other);
+        assert_eq!(column_change("ALTER TABLE t CHANGE a b INT"), Other);
+        assert_eq!(column_change("ALTER TABLE t ADD PRIMARY KEY (a)"), Other);
+        assert_eq!(column_change("ALTER TABLE t DROP PRIMARY KEY"), Other);
+        assert_eq!(column_change("TRUNCATE t"), Other);
+        assert_eq!(column_change("DROP TABLE t"), Other);
+    }
 
     fn t(db: Option<&str>, name: &str) -> Target {
         Target::Table(db.map(str::to_string), name.to_string())

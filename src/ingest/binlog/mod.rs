@@ -42,7 +42,7 @@ use mysql_async::{Conn, Opts};
 use tokio::time::Instant;
 use tracing::{debug, info, instrument};
 
-use crate::ingest::event::{Batch, ChangeEvent, Position, Row, Source};
+use crate::ingest::event::{Batch, ChangeEvent, Position, Row, SchemaChange, Source, Value};
 use crate::ingest::schema::TableSchema;
 use crate::source::{opts_from_url, redact_url};
 use stream::{Reader, Step, Txn};
@@ -64,7 +64,9 @@ pub enum Error {
     Connection(String),
     #[error(
         "schema change on captured table {table}: {statement} \
-         (schema evolution is not supported yet: re-snapshot after the change)"
+         (finlake follows ADD COLUMN and index changes; other changes (DROP, RENAME, MODIFY, a new \
+         primary key, TRUNCATE) cannot be applied to the lake safely: nothing after this \
+         statement was applied; run `finlake ingest --resnapshot` to rebuild the lake from a new snapshot)"
     )]
     SchemaChange { table: String, statement: String },
     #[error(
@@ -297,15 +299,25 @@ impl BinlogSource {
         let mut batch = Batch {
             events: Vec::new(),
             resume: Some(self.resume.clone()),
+            schema_changes: Vec::new(),
         };
         // Any transaction taken (the resume position moved), and any event taken.
         let mut delivered = false;
         loop {
             while let Some(txn) = self.ready.pop_front() {
+                // A schema change ends a batch: the loop applies it after the events before it.
+                if txn.schema_change.is_some() && !batch.events.is_empty() {
+                    self.ready.push_front(txn);
+                    return Ok(batch);
+                }
                 batch.events.extend(txn.events);
                 self.resume = txn.end;
                 batch.resume = Some(self.resume.clone());
                 delivered = true;
+                if let Some(change) = txn.schema_change {
+                    batch.schema_changes.push(change);
+                    return Ok(batch);
+                }
                 if batch.events.len() >= max_events {
                     return Ok(batch);
                 }
@@ -346,6 +358,15 @@ impl BinlogSource {
             };
             match step {
                 Step::Commit(txn) => self.ready.push_back(txn),
+                Step::Ddl(d) => {
+                    let end = d.end.clone();
+                    let change = self.on_ddl(d).await?;
+                    self.ready.push_back(Txn {
+                        events: Vec::new(),
+                        end,
+                        schema_change: Some(change),
+                    });
+                }
                 Step::Continue => {}
                 Step::Idle => return Ok(batch),
                 Step::End => {
@@ -365,6 +386,74 @@ impl BinlogSource {
                 }
             }
         }
+    }
+}
+
+impl BinlogSource {
+    /// A schema statement on a captured table: column additions (and index changes) are
+    /// followed, decoding goes on with the table's new shape; anything else stops the source
+    /// with [`Error::SchemaChange`] (recovery: `--resnapshot`).
+    async fn on_ddl(&mut self, d: stream::Ddl) -> Result<SchemaChange> {
+        let stop = || Error::SchemaChange {
+            table: d.table.clone(),
+            statement: d.statement.clone(),
+        };
+        let added = match ddl::column_change(&d.statement) {
+            ddl::ColumnChange::Other => return Err(stop()),
+            ddl::ColumnChange::None => Vec::new(),
+            ddl::ColumnChange::Add(names) => names,
+        };
+        let old = self.tables.get(&d.table).map(Arc::clone).ok_or_else(stop)?;
+        let mut conn = Conn::new(self.opts.clone()).await?;
+        let info = tables::load(&mut conn, &self.db, std::slice::from_ref(&d.table))
+            .await?
+            .remove(0);
+        let defaults = tables::defaults(&mut conn, &self.db, &d.table).await?;
+        let _ = conn.disconnect().await;
+        // Every column the lake has must still be there, same type, same key.
+        let same_key = |s: &TableSchema| -> Vec<String> {
+            s.key.iter().map(|&i| s.columns[i].name.clone()).collect()
+        };
+        for c in &old.schema.columns {
+            let kept = info.schema.columns.iter().find(|n| n.name == c.name);
+            if kept.is_none_or(|n| n.source_type != c.source_type) {
+                return Err(stop());
+            }
+        }
+        if same_key(&old.schema) != same_key(&info.schema) {
+            return Err(stop());
+        }
+        let mut values = Vec::with_capacity(added.len());
+        for name in added {
+            // Gone again (a later statement): the current shape cannot describe this point.
+            let i = info.schema.column_index(&name).ok_or_else(stop)?;
+            let column = &info.schema.columns[i];
+            let value = match defaults.get(&name).cloned().flatten() {
+                None => Value::Null,
+                Some(text) => decode::decode(
+                    mysql_async::Value::Bytes(text.into_bytes()),
+                    &column.source_type,
+                    info.pad_to[i],
+                    decode::Origin::Query,
+                )
+                .map_err(|_| stop())?,
+            };
+            values.push((name, value));
+        }
+        info!(table = %d.table, statement = %d.statement, added = values.len(), "schema change followed");
+        let schema = info.schema.clone();
+        let mut tables: HashMap<String, Arc<TableInfo>> = (*self.tables).clone();
+        tables.insert(d.table.clone(), Arc::new(info));
+        self.tables = Arc::new(tables);
+        if let Some(reader) = self.reader.as_mut() {
+            reader.set_tables(Arc::clone(&self.tables));
+        }
+        Ok(SchemaChange {
+            schema,
+            added: values,
+            statement: d.statement.clone(),
+            position: d.end.clone(),
+        })
     }
 }
 
@@ -431,6 +520,18 @@ pub async fn read_table(url: &str, table: &str) -> Result<(TableSchema, Vec<Row>
         .collect::<Result<Vec<_>>>()?;
     let _ = conn.disconnect().await;
     Ok((info.schema.clone(), rows))
+}
+
+/// The source's current binlog head (`SHOW MASTER STATUS`), if binary logging is on.
+pub async fn head(url: &str) -> Result<Option<Position>> {
+    let mut conn = Conn::new(opts_from_url(url)?).await?;
+    let row: Option<mysql_async::Row> = conn.query_first("SHOW MASTER STATUS").await?;
+    let _ = conn.disconnect().await;
+    Ok(row.and_then(|r| {
+        let file: String = r.get(0)?;
+        let pos: u64 = r.get(1)?;
+        Some(Position::new(file, pos, 0))
+    }))
 }
 
 /// The shapes of `tables` as the source declares them now (information_schema), without

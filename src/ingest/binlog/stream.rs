@@ -1,7 +1,7 @@
 //! Reading the binlog stream: row events of captured tables, buffered per transaction and
 //! released at its commit.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tracing::{debug, instrument};
 use super::decode::{Origin, decode};
 use super::tables::TableInfo;
 use super::{Error, Result, ddl};
-use crate::ingest::event::{ChangeEvent, Op, Position, Row};
+use crate::ingest::event::{ChangeEvent, Op, Position, Row, SchemaChange};
 
 /// Heartbeat period asked of the server when following; silence for three periods is a lost
 /// connection.
@@ -31,6 +31,16 @@ const MARIADB_COMPRESSED: std::ops::RangeInclusive<u8> = 165..=171;
 pub(super) struct Txn {
     pub(super) events: Vec<ChangeEvent>,
     pub(super) end: Position,
+    /// Set for a schema statement (then `events` is empty).
+    pub(super) schema_change: Option<SchemaChange>,
+}
+
+/// A schema statement on a captured table, read from the binlog (its own committed unit).
+#[derive(Debug)]
+pub(super) struct Ddl {
+    pub(super) table: String,
+    pub(super) statement: String,
+    pub(super) end: Position,
 }
 
 /// What one read from the stream gave.
@@ -38,6 +48,8 @@ pub(super) struct Txn {
 pub(super) enum Step {
     /// A commit (possibly of a transaction with nothing captured: the position still moves).
     Commit(Txn),
+    /// A schema statement on a captured table.
+    Ddl(Ddl),
     /// An event inside a transaction or one with nothing to report.
     Continue,
     /// Nothing arrived before the deadline.
@@ -59,8 +71,9 @@ pub(super) struct Reader {
     payload: Option<(u64, u64)>,
     /// Offset of the last rows event and the next row index at that offset.
     row_at: (u64, u32),
-    /// Table ids whose column names were checked against the captured schema.
-    verified: HashSet<u64>,
+    /// Per table id: for each captured column, its index in the binlog's row images (`None`:
+    /// the column did not exist yet when the event was written), checked by name.
+    mapped: HashMap<u64, Arc<Vec<Option<usize>>>>,
     last_rx: Instant,
     following: bool,
     server_id: u32,
@@ -120,11 +133,17 @@ impl Reader {
             in_txn: false,
             payload: None,
             row_at: (0, 0),
-            verified: HashSet::new(),
+            mapped: HashMap::new(),
             last_rx: Instant::now(),
             following: !non_blocking,
             server_id,
         })
+    }
+
+    /// The captured tables changed shape (after an `ADD COLUMN`): decode with these from now on.
+    pub(super) fn set_tables(&mut self, tables: Arc<HashMap<String, Arc<TableInfo>>>) {
+        self.tables = tables;
+        self.mapped.clear();
     }
 
     /// Closes the stream's connection (best effort).
@@ -181,6 +200,7 @@ impl Reader {
                     return Ok(Step::Commit(Txn {
                         events: Vec::new(),
                         end,
+                        schema_change: None,
                     }));
                 }
                 Ok(Step::Continue)
@@ -203,10 +223,15 @@ impl Reader {
                 if let Some(table) =
                     ddl::touched_table(&sql, &q.schema(), &self.db, |n| tables.contains_key(n))
                 {
-                    return Err(Error::SchemaChange {
+                    // DDL commits implicitly: nothing of a transaction can be pending.
+                    self.in_txn = false;
+                    self.payload = None;
+                    self.mapped.clear();
+                    return Ok(Step::Ddl(Ddl {
                         table,
                         statement: sql.into_owned(),
-                    });
+                        end: Position::new(self.file.clone(), end, 0),
+                    }));
                 }
                 if !self.in_txn && self.pending.is_empty() && ddl::targets(&sql).is_some() {
                     // DDL elsewhere: its own committed unit.
@@ -239,6 +264,7 @@ impl Reader {
         Step::Commit(Txn {
             events,
             end: Position::new(self.file.clone(), end, 0),
+            schema_change: None,
         })
     }
 
@@ -255,17 +281,6 @@ impl Reader {
         let Some(info) = self.tables.get(tme.table_name().as_ref()) else {
             return Ok(());
         };
-        let ncols = info.schema.columns.len();
-        if usize::try_from(tme.columns_count()).ok() != Some(ncols) {
-            return Err(Error::SchemaChange {
-                table: info.name.to_string(),
-                statement: format!(
-                    "(binlog table map at {}:{start} has {} columns, the captured schema {ncols})",
-                    self.file,
-                    tme.columns_count()
-                ),
-            });
-        }
         let op = match rows {
             RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => Op::Create,
             RowsEventData::DeleteRowsEventV1(_) | RowsEventData::DeleteRowsEvent(_) => Op::Delete,
@@ -279,14 +294,22 @@ impl Reader {
         for row in rows.rows(tme) {
             let (before, after) =
                 row.map_err(|e| Error::Protocol(format!("{}:{start}: {e}", self.file)))?;
-            if !self.verified.contains(&rows.table_id())
-                && let Some(image) = before.as_ref().or(after.as_ref())
-            {
-                check_names(image, info)?;
-                self.verified.insert(rows.table_id());
-            }
-            let before = before.map(|r| image(r, info)).transpose()?;
-            let after = after.map(|r| image(r, info)).transpose()?;
+            let map = match self.mapped.get(&rows.table_id()) {
+                Some(m) => Arc::clone(m),
+                None => {
+                    let Some(image) = before.as_ref().or(after.as_ref()) else {
+                        return Err(Error::Protocol(format!(
+                            "{}:{start}: row without images",
+                            self.file
+                        )));
+                    };
+                    let m = Arc::new(column_map(image, info, &self.file, start)?);
+                    self.mapped.insert(rows.table_id(), Arc::clone(&m));
+                    m
+                }
+            };
+            let before = before.map(|r| image(r, info, &map)).transpose()?;
+            let after = after.map(|r| image(r, info, &map)).transpose()?;
             let ok = match op {
                 Op::Create => after.is_some(),
                 Op::Delete => before.is_some(),
@@ -314,32 +337,60 @@ impl Reader {
     }
 }
 
-/// With `binlog_row_metadata=FULL` the table map names the columns: they must be the
-/// captured schema's (same count is checked before).
-fn check_names(row: &BinlogRow, info: &TableInfo) -> Result<()> {
-    for (c, col) in row.columns_ref().iter().zip(&info.schema.columns) {
-        let name = c.name_str();
-        if !name.starts_with('@') && name != col.name.as_str() {
-            return Err(Error::SchemaChange {
-                table: info.name.to_string(),
-                statement: format!(
-                    "(binlog column {name:?} where the captured schema has {:?})",
-                    col.name
-                ),
-            });
+/// Where each captured column is in the binlog's row images. With `binlog_row_metadata=FULL`
+/// the table map names the columns, so images written before an `ADD COLUMN` (fewer columns)
+/// map by name and give NULL for the newer columns; a binlog column the captured schema lacks
+/// (dropped or renamed since) is a schema change the lake cannot follow by itself. Without
+/// names (`@1`, `@2`, ...) the images must match the schema column for column.
+fn column_map(
+    row: &BinlogRow,
+    info: &TableInfo,
+    file: &str,
+    at: u64,
+) -> Result<Vec<Option<usize>>> {
+    let names: Vec<String> = row
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    let ncols = info.schema.columns.len();
+    let change = |statement: String| Error::SchemaChange {
+        table: info.name.to_string(),
+        statement,
+    };
+    if names.iter().all(|n| n.starts_with('@')) {
+        if names.len() != ncols {
+            return Err(change(format!(
+                "(binlog table map at {file}:{at} has {} columns, the captured schema {ncols}; \
+                 set binlog_row_metadata=FULL to follow ADD COLUMN)",
+                names.len()
+            )));
+        }
+        return Ok((0..ncols).map(Some).collect());
+    }
+    for n in &names {
+        if info.schema.column_index(n).is_none() {
+            return Err(change(format!(
+                "(binlog column {n:?} at {file}:{at} is not in the captured schema)"
+            )));
         }
     }
-    Ok(())
+    Ok(info
+        .schema
+        .columns
+        .iter()
+        .map(|c| names.iter().position(|n| *n == c.name))
+        .collect())
 }
 
-/// Decodes a full row image.
-fn image(row: BinlogRow, info: &TableInfo) -> Result<Row> {
-    if row.len() != info.schema.columns.len() {
+/// Decodes a full row image into the captured schema's column order.
+fn image(row: BinlogRow, info: &TableInfo, map: &[Option<usize>]) -> Result<Row> {
+    let present = map.iter().filter(|m| m.is_some()).count();
+    if row.len() != present {
         return Err(Error::Protocol(format!(
-            "{}: row image has {} of {} columns; the server must run with binlog_row_image=FULL",
+            "{}: row image has {} of {present} columns; the server must run with binlog_row_image=FULL",
             info.name,
             row.len(),
-            info.schema.columns.len()
         )));
     }
     let decode_err = |col: &str, message: String| Error::Decode {
@@ -347,11 +398,17 @@ fn image(row: BinlogRow, info: &TableInfo) -> Result<Row> {
         column: col.to_string(),
         message,
     };
-    row.unwrap()
-        .into_iter()
-        .zip(&info.schema.columns)
+    let mut values: Vec<Option<BinlogValue<'static>>> =
+        row.unwrap().into_iter().map(Some).collect();
+    info.schema
+        .columns
+        .iter()
         .zip(&info.pad_to)
-        .map(|((v, col), pad)| {
+        .zip(map)
+        .map(|((col, pad), m)| {
+            let Some(v) = m.and_then(|i| values.get_mut(i)).and_then(Option::take) else {
+                return Ok(crate::ingest::event::Value::Null);
+            };
             let v = match v {
                 BinlogValue::Value(v) => v,
                 BinlogValue::JsonDiff(_) => {

@@ -98,6 +98,39 @@ pub(crate) async fn load(conn: &mut Conn, db: &str, tables: &[String]) -> Result
     Ok(out)
 }
 
+/// The default of each column of `db.table` as literal text (`None`: no default or NULL).
+/// MariaDB quotes string defaults (`'retail'`) and spells NULL out; MySQL gives the bare value
+/// and SQL NULL. Expression defaults (`current_timestamp()`) are returned as written.
+pub(crate) async fn defaults(
+    conn: &mut Conn,
+    db: &str,
+    table: &str,
+) -> Result<std::collections::HashMap<String, Option<String>>> {
+    let rows: Vec<(String, Option<String>)> = conn
+        .exec(
+            "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (db, table),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, d)| (name, d.and_then(|d| default_literal(&d))))
+        .collect())
+}
+
+/// `'it''s'` -> `it's`; `NULL` -> None; `12.50` -> `12.50`.
+fn default_literal(d: &str) -> Option<String> {
+    let d = d.trim();
+    if d.eq_ignore_ascii_case("NULL") {
+        return None;
+    }
+    match d.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        Some(inner) => Some(inner.replace("''", "'").replace("\\\\", "\\")),
+        None => Some(d.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +141,8 @@ mod tests {
         assert_eq!(binary_len("varbinary(16)"), None);
         assert_eq!(binary_len("blob"), None);
         assert_eq!(quote("we`ird"), "`we``ird`");
+        assert_eq!(default_literal("'it''s'"), Some("it's".into()));
+        assert_eq!(default_literal("NULL"), None);
+        assert_eq!(default_literal("12.50"), Some("12.50".into()));
     }
 }
