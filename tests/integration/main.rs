@@ -8,5 +8,6 @@ mod binlog;
 mod common;
 mod db_server;
 mod ingest;
+mod ingest_props;
 mod loading;
 mod workload;
