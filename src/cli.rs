@@ -341,7 +341,13 @@ fn open_lake(cfg: &LakeConfig) -> Result<Lake> {
 
 /// Sets up logging to stderr.
 pub fn init_logging(cfg: &LogConfig) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_filter)
+    // delta-rs warns about a missing merge metric on every MERGE; keep it quiet unless asked.
+    let directives = if cfg.log_filter.contains("deltalake") {
+        cfg.log_filter.clone()
+    } else {
+        format!("{},deltalake_core::operations::merge=error", cfg.log_filter)
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

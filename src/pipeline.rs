@@ -42,6 +42,10 @@ pub const TABLES: [&str; 5] = [
     "fraud_labels",
 ];
 
+/// Backoff between reconnection attempts to the source.
+const RECONNECT_MIN: Duration = Duration::from_millis(200);
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
 /// Rows per partition for the large tables (by primary key), so a micro-batch rewrites only
 /// the partitions it touches.
 pub fn layout_for(table: &str) -> Layout {
@@ -247,10 +251,29 @@ pub async fn run(
     let mut last_idle_commit = Instant::now();
     let mut last_report = Instant::now();
     tokio::pin!(stop);
+    let mut reconnect_delay = RECONNECT_MIN;
     loop {
         let batch = tokio::select! {
             _ = &mut stop => break,
-            b = source.next_batch(cfg.max_batch_events, cfg.max_wait) => b?,
+            b = source.next_batch(cfg.max_batch_events, cfg.max_wait) => b,
+        };
+        let batch = match batch {
+            Ok(b) => {
+                reconnect_delay = RECONNECT_MIN;
+                b
+            }
+            // A lost connection: the source resumes from its last delivered commit on the
+            // next call; wait with backoff (a stop request still ends the loop at once).
+            Err(e @ binlog::Error::Connection(_)) => {
+                warn!(error = %e, retry_in_ms = reconnect_delay.as_millis() as u64, "source connection lost; reconnecting");
+                tokio::select! {
+                    _ = &mut stop => break,
+                    _ = tokio::time::sleep(reconnect_delay) => {}
+                }
+                reconnect_delay = (reconnect_delay * 2).min(RECONNECT_MAX);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         };
         // Snapshot chunks have no resume position until the snapshot completes; they commit
         // at their last row's (snapshot) position.

@@ -7,6 +7,7 @@
 mod binlog;
 mod common;
 mod db_server;
+mod faults;
 mod ingest;
 mod ingest_props;
 mod loading;
