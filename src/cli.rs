@@ -52,8 +52,13 @@ pub struct Cli {
 /// Logging.
 #[derive(Debug, Clone, Args)]
 pub struct LogConfig {
-    /// Log filter, in tracing's EnvFilter syntax (e.g. `info,finlake=debug`).
-    #[arg(long, env = "FINLAKE_LOG", default_value = "info", global = true)]
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `warn,finlake=debug`).
+    #[arg(
+        long,
+        env = "FINLAKE_LOG",
+        default_value = "warn,finlake=info",
+        global = true
+    )]
     pub log_filter: String,
     /// Log format.
     #[arg(long, env = "FINLAKE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]

@@ -139,10 +139,13 @@ macro_rules! retry {
     }};
 }
 
-/// Appends one status row per table (best effort: telemetry never stops the loop).
+/// Appends one status row per table (best effort: telemetry never stops the loop). `at` is
+/// the loop's position: every table has everything up to it (tables without changes skip
+/// their commits, so their durable position may be older).
 async fn report_status(
     status: &mut StatusTable,
     app_id: &str,
+    at: Option<&Position>,
     targets: &HashMap<String, Target>,
     stats: &mut HashMap<String, TableStats>,
     since: Instant,
@@ -156,8 +159,10 @@ async fn report_status(
             reported_at_us: now_ms * 1000,
             app_id: app_id.to_string(),
             table: name.clone(),
-            applied_file: t.applied.as_ref().map(|p| p.file.clone()),
-            applied_pos: t.applied.as_ref().and_then(|p| i64::try_from(p.pos).ok()),
+            applied_file: at.or(t.applied.as_ref()).map(|p| p.file.clone()),
+            applied_pos: at
+                .or(t.applied.as_ref())
+                .and_then(|p| i64::try_from(p.pos).ok()),
             events_total: i64::try_from(s.events).unwrap_or(i64::MAX),
             events_per_sec: (s.events - s.reported_events) as f64 / secs,
             lag_ms: s.last_commit_ms.zip(s.applied_at_ms).map(|(c, a)| a - c),
@@ -348,14 +353,32 @@ pub async fn run(
         }
         report.position = Some(up_to);
         if last_report.elapsed() >= cfg.status_interval {
-            report_status(&mut status, &cfg.app_id, &targets, &mut stats, last_report).await;
+            let at = report.position.as_ref();
+            report_status(
+                &mut status,
+                &cfg.app_id,
+                at,
+                &targets,
+                &mut stats,
+                last_report,
+            )
+            .await;
             last_report = Instant::now();
         }
         if cfg.until_caught_up && source.caught_up() {
             break;
         }
     }
-    report_status(&mut status, &cfg.app_id, &targets, &mut stats, last_report).await;
+    let at = report.position.as_ref();
+    report_status(
+        &mut status,
+        &cfg.app_id,
+        at,
+        &targets,
+        &mut stats,
+        last_report,
+    )
+    .await;
     report.dead_letters = stats.values().map(|s| s.dead_letters).sum();
     if report.position.is_none() {
         report.position = lowest;
@@ -424,7 +447,21 @@ pub async fn status(source_url: &str, lake: &Lake, tables: &[String]) -> Result<
         let mut bronze = lake
             .open_table_with(&schema, layout_for(&schema.name))
             .await?;
-        let applied = bronze.applied(app_id).await?;
+        let report = reports
+            .iter()
+            .find(|r| r.table == schema.name && r.app_id == app_id);
+        let durable = bronze.applied(app_id).await?;
+        let reported = report.and_then(|r| {
+            Some(Position::new(
+                r.applied_file.clone()?,
+                u64::try_from(r.applied_pos?).ok()?,
+                0,
+            ))
+        });
+        let applied = match (durable, reported) {
+            (Some(d), Some(r)) if r > d => Some(r),
+            (d, r) => d.or(r),
+        };
         let behind = match (&applied, &head) {
             (None, _) => "not started".to_string(),
             (Some(a), Some(h)) if a.file == h.file => {
@@ -433,9 +470,6 @@ pub async fn status(source_url: &str, lake: &Lake, tables: &[String]) -> Result<
             (Some(a), Some(h)) => format!("{} → {}", a.file, h.file),
             (Some(_), None) => "?".to_string(),
         };
-        let report = reports
-            .iter()
-            .find(|r| r.table == schema.name && r.app_id == app_id);
         out.push(StatusRow {
             rows: bronze.row_count().await?,
             dead_letters: dead.remove(&schema.name).unwrap_or(0),

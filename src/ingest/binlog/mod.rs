@@ -116,6 +116,9 @@ impl From<mysql_async::Error> for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// How long a snapshot batch may wait to fill.
+const SNAPSHOT_BATCH_WAIT: Duration = Duration::from_secs(2);
+
 /// Where a [`BinlogSource`] starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartFrom {
@@ -265,10 +268,11 @@ impl BinlogSource {
                     Err(_) => return Ok(Some(batch)),
                 }
             } else {
-                match running.rx.try_recv() {
-                    Ok(r) => Some(r),
-                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => return Ok(Some(batch)),
-                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+                // Fill the batch up to max_events while chunks arrive before the deadline:
+                // fewer, larger snapshot commits.
+                match tokio::time::timeout_at(deadline, running.rx.recv()).await {
+                    Ok(r) => r,
+                    Err(_) => return Ok(Some(batch)),
                 }
             };
             match received {
@@ -463,7 +467,12 @@ impl Source for BinlogSource {
     async fn next_batch(&mut self, max_events: usize, max_wait: Duration) -> Result<Batch> {
         let deadline = Instant::now() + max_wait;
         let max_events = max_events.max(1);
-        if let Some(batch) = self.next_snapshot_batch(max_events, deadline).await? {
+        // Freshness does not matter while the snapshot runs: larger batches commit less often.
+        let snapshot_deadline = Instant::now() + max_wait.max(SNAPSHOT_BATCH_WAIT);
+        if let Some(batch) = self
+            .next_snapshot_batch(max_events, snapshot_deadline)
+            .await?
+        {
             return Ok(batch);
         }
         let result = match self.failed.take() {
