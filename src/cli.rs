@@ -14,6 +14,7 @@ use tracing::info;
 use crate::data::export;
 use crate::data::generate::{GenConfig, Generator};
 use crate::data::kaggle;
+use crate::ingest::kafka::{self, KafkaConfig, KafkaSettings};
 use crate::ingest::mask::Masker;
 use crate::lake::Lake;
 use crate::pipeline::{self, IngestConfig};
@@ -31,6 +32,8 @@ pub enum Error {
     Kaggle(#[from] kaggle::Error),
     #[error(transparent)]
     Pipeline(#[from] pipeline::Error),
+    #[error(transparent)]
+    Kafka(#[from] kafka::Error),
     #[error("{0}")]
     Usage(String),
 }
@@ -277,6 +280,17 @@ pub struct IngestArgs {
     /// Longest wait for a micro-batch to fill.
     #[arg(long, env = "FINLAKE_BATCH_WAIT", value_parser = parse_duration, default_value = "200ms")]
     pub max_wait: Duration,
+    /// Where changes come from: the binlog (embedded) or Debezium's topics in Kafka.
+    #[arg(long = "source", env = "FINLAKE_INGEST_SOURCE", value_enum, default_value_t = IngestSource::Binlog)]
+    pub ingest_source: IngestSource,
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IngestSource {
+    Binlog,
+    Kafka,
 }
 
 #[derive(Debug, Args)]
@@ -475,6 +489,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             )
             .map_err(pipeline::Error::from)?;
             let masker = Masker::from_env().map_err(pipeline::Error::from)?;
+            if args.ingest_source == IngestSource::Kafka {
+                let cfg = KafkaConfig {
+                    settings: args.kafka,
+                    source_url: url,
+                    tables: args.tables,
+                    max_batch_events: args.max_batch_events,
+                    max_wait: args.max_wait,
+                    until_caught_up: args.until_caught_up,
+                };
+                let r = kafka::run(&cfg, &lake, &masker, shutdown_signal()).await?;
+                println!(
+                    "applied {} events from {} messages on {} partitions ({} table commits) in {:.1} s",
+                    r.events, r.messages, r.partitions, r.commits, r.secs
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let cfg = IngestConfig {
                 source_url: url,
                 tables: args.tables,

@@ -140,7 +140,12 @@ fn logical_types(schema: &Json) -> HashMap<String, String> {
         if !matches!(name, Some("after" | "before")) {
             continue;
         }
-        for c in f.get("fields").and_then(Json::as_array).into_iter().flatten() {
+        for c in f
+            .get("fields")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let (Some(col), Some(logical)) = (
                 c.get("field").and_then(Json::as_str),
                 c.get("name").and_then(Json::as_str),
@@ -201,9 +206,7 @@ pub fn value(v: &Json, ty: &SourceType, logical: Option<&str>) -> Result<Value, 
     Ok(match ty {
         SourceType::Int { bits, unsigned } => match v {
             // BIGINT UNSIGNED above i64::MAX, as a number (precise mode) or text.
-            Json::Number(n) if n.as_i64().is_none() => {
-                Value::UInt(n.as_u64().ok_or_else(bad)?)
-            }
+            Json::Number(n) if n.as_i64().is_none() => Value::UInt(n.as_u64().ok_or_else(bad)?),
             Json::String(s) if *unsigned => Value::UInt(s.trim().parse().map_err(|_| bad())?),
             _ => reinterpret_int(int()? as u64, *bits, *unsigned),
         },
@@ -235,9 +238,11 @@ pub fn value(v: &Json, ty: &SourceType, logical: Option<&str>) -> Result<Value, 
         }
         SourceType::Bytes => {
             let s = v.as_str().ok_or_else(bad)?;
-            Value::Bytes(hex::decode(s).map_err(|_| {
-                format!("bytes {s:?} are not hex (set binary.handling.mode=hex)")
-            })?)
+            Value::Bytes(
+                hex::decode(s).map_err(|_| {
+                    format!("bytes {s:?} are not hex (set binary.handling.mode=hex)")
+                })?,
+            )
         }
         SourceType::Date => Value::Date(i32::try_from(int()?).map_err(|_| bad())?),
         SourceType::DateTime { fsp } => {

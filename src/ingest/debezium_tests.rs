@@ -44,14 +44,7 @@ fn schemas() -> HashMap<String, TableSchema> {
                         .expect("key column")
                 })
                 .collect();
-            (
-                name.clone(),
-                TableSchema {
-                    name,
-                    columns,
-                    key,
-                },
-            )
+            (name.clone(), TableSchema { name, columns, key })
         })
         .collect()
 }
@@ -82,7 +75,10 @@ fn decode_all() -> HashMap<String, Vec<ChangeEvent>> {
     let mut last: HashMap<String, Option<Position>> = HashMap::new();
     for m in messages() {
         let schema = &schemas[&m.table];
-        let bytes = m.value.as_ref().map(|v| serde_json::to_vec(v).expect("bytes"));
+        let bytes = m
+            .value
+            .as_ref()
+            .map(|v| serde_json::to_vec(v).expect("bytes"));
         let Some(e) = decode(schema, bytes.as_deref()).expect("decodes") else {
             continue;
         };
@@ -106,7 +102,10 @@ fn every_recorded_message_decodes_and_tombstones_are_skipped() {
     let schemas = schemas();
     let (mut events, mut tombstones) = (0, 0);
     for m in messages() {
-        let bytes = m.value.as_ref().map(|v| serde_json::to_vec(v).expect("bytes"));
+        let bytes = m
+            .value
+            .as_ref()
+            .map(|v| serde_json::to_vec(v).expect("bytes"));
         match decode(&schemas[&m.table], bytes.as_deref()).expect("decodes") {
             Some(_) => events += 1,
             None => tombstones += 1,
@@ -158,7 +157,11 @@ fn snapshot_rows_keep_exact_types() {
         Value::Date(days_from_civil(2022, 12, 1).expect("date"))
     );
     assert_eq!(c[6], text("623"));
-    assert_eq!(c[7], Value::Int(1), "BOOLEAN is TINYINT(1), as on the binlog path");
+    assert_eq!(
+        c[7],
+        Value::Int(1),
+        "BOOLEAN is TINYINT(1), as on the binlog path"
+    );
     assert_eq!(c[11], Value::Year(2008));
 }
 
@@ -191,10 +194,7 @@ fn streamed_events_carry_position_commit_time_and_transaction() {
         updates[1].after.as_ref().expect("after")[11],
         text("Technical Glitch")
     );
-    assert_eq!(
-        updates[1].before.as_ref().expect("before")[4],
-        dec(8000, 2)
-    );
+    assert_eq!(updates[1].before.as_ref().expect("before")[4], dec(8000, 2));
 }
 
 #[test]
@@ -215,20 +215,28 @@ fn the_recorded_stream_reduces_to_the_source_end_state() {
     };
     let key = |s: &str| vec![s.to_owned()];
     let mcc = state("mcc_codes");
-    assert_eq!(mcc[&key("1711")], None, "the old key of a primary-key change is gone");
+    assert_eq!(
+        mcc[&key("1711")],
+        None,
+        "the old key of a primary-key change is gone"
+    );
     assert_eq!(
         mcc[&key("1799")].as_ref().expect("new key")[1],
         text("Heating, Plumbing, A/C")
     );
     let tx = state("transactions");
-    let re = tx[&key("7475327")].as_ref().expect("re-inserted after delete");
+    let re = tx[&key("7475327")]
+        .as_ref()
+        .expect("re-inserted after delete");
     assert_eq!(re[4], dec(1, 2));
     assert_eq!(re[7], text("Zürich"));
     let labels = state("fraud_labels");
     assert_eq!(labels[&key("7475327")], None);
     assert_eq!(labels[&key("7475328")], None);
     assert_eq!(
-        labels[&key("18446744073709551000")].as_ref().expect("moved label")[1],
+        labels[&key("18446744073709551000")]
+            .as_ref()
+            .expect("moved label")[1],
         Value::Int(1)
     );
     let cards = state("cards");
@@ -264,10 +272,7 @@ fn an_unknown_column_is_a_schema_change() {
     let mut payload = m.value.expect("value")["payload"].clone();
     payload["after"]["category"] = Json::String("new".into());
     let err = decode_json(&schemas["mcc_codes"], &payload).expect_err("schema change");
-    assert!(
-        matches!(err, Error::SchemaChange { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, Error::SchemaChange { .. }), "{err}");
     let mut payload = payload.clone();
     payload["op"] = Json::String("t".into());
     assert!(decode_json(&schemas["mcc_codes"], &payload).is_err());
@@ -302,7 +307,17 @@ fn temporal_logical_types_and_precision() {
         value(&Json::String("00ff".into()), &SourceType::Bytes, None),
         Ok(Value::Bytes(vec![0, 255]))
     );
-    assert!(value(&Json::String("1.234".into()), &SourceType::Decimal { precision: 5, scale: 2 }, None).is_err());
+    assert!(
+        value(
+            &Json::String("1.234".into()),
+            &SourceType::Decimal {
+                precision: 5,
+                scale: 2
+            },
+            None
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -310,6 +325,10 @@ fn replayed_older_events_are_dropped() {
     let all = decode_all();
     let tx = &all["transactions"];
     let mut last = Some(tx.last().expect("event").position.clone());
-    let older = tx.iter().find(|e| e.op == Op::Update).expect("update").clone();
+    let older = tx
+        .iter()
+        .find(|e| e.op == Op::Update)
+        .expect("update")
+        .clone();
     assert_eq!(sequence(&mut last, older), None);
 }

@@ -6,6 +6,7 @@
 pub mod binlog;
 pub mod debezium;
 pub mod event;
+pub mod kafka;
 pub mod mask;
 pub mod reduce;
 pub mod schema;

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use deltalake::DeltaTable;
-use deltalake::kernel::Transaction;
 use deltalake::arrow::array::{
     ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::kernel::Transaction;
 use deltalake::protocol::SaveMode;
 use tracing::instrument;
 
