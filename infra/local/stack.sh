@@ -89,7 +89,15 @@ install_minio() {
   rmdir "$gobin"
 }
 
+# The Compose file check (infra/compose/check.py) parses YAML with PyYAML.
+install_pyyaml() {
+  python3 -c 'import yaml' 2>/dev/null && return
+  log "installing PyYAML for python3"
+  python3 -m pip install --quiet 'PyYAML==6.0.3'
+}
+
 install_all() {
+  install_pyyaml
   install_kafka
   install_debezium
   install_minio

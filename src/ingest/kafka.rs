@@ -514,7 +514,15 @@ impl Loop<'_> {
 /// re-reads the table, and each table skips what it already holds).
 fn is_conflict(e: &deltalake::DeltaTableError) -> bool {
     let text = e.to_string().to_ascii_lowercase();
-    text.contains("conflict") || text.contains("already exists") || text.contains("concurrent")
+    [
+        "conflict",
+        "already exists",
+        "concurrent",
+        "commit failed",
+        "failed to commit",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
 }
 
 fn regex_escape(s: &str) -> String {

@@ -6,7 +6,10 @@
 
 mod binlog;
 mod common;
+mod compose;
 mod db_server;
 mod ingest;
 mod loading;
+mod scaleout;
+mod stack;
 mod workload;
