@@ -33,9 +33,15 @@ pub enum Error {
     #[error(transparent)]
     Pipeline(#[from] pipeline::Error),
     #[error(transparent)]
-    Kafka(#[from] kafka::Error),
+    Kafka(Box<kafka::Error>),
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<kafka::Error> for Error {
+    fn from(e: kafka::Error) -> Self {
+        Error::Kafka(Box::new(e))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -88,11 +88,20 @@ def main():
     p.add_argument("--mysql", action="store_true", help="use the MySQL connector class")
     p.add_argument("--no-signal-ddl", action="store_true")
     p.add_argument("--delete", action="store_true", help="remove the connector instead")
+    p.add_argument("--delete-all", action="store_true", help="remove every connector")
     p.add_argument("--timeout", type=float, default=120.0)
     a = p.parse_args()
 
     state = stack_state()
     connect = setting("FINLAKE_CONNECT_URL", "CONNECT_URL", state).rstrip("/")
+    if a.delete_all:
+        code, names = rest("GET", f"{connect}/connectors")
+        if code != 200:
+            sys.exit(f"register: GET /connectors: HTTP {code}: {names}")
+        for n in names:
+            rest("DELETE", f"{connect}/connectors/{n}")
+            print(f"connector {n} removed")
+        return
     if a.delete:
         code, body = rest("DELETE", f"{connect}/connectors/{a.name}")
         if code not in (204, 404):

@@ -44,14 +44,24 @@ die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------- install
 
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required ($2)"; }
+# need TOOL DEBIAN_PACKAGE: installs the package with apt-get when the tool is missing and we
+# are root (CI, fresh machines), else stops with the command to run.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing $2 (for $1)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    command -v "$1" >/dev/null 2>&1 && return
+  fi
+  die "$1 is required: apt-get install $2"
+}
 
 mvn_q() { mvn -B -q -Dmaven.repo.local="$M2" "$@"; }
 
 install_kafka() {
   if [[ -f "$KAFKA_LIBS/.complete" ]]; then return; fi
-  need java "Java 17+: apt-get install openjdk-17-jre-headless"
-  need mvn "apt-get install maven"
+  need java openjdk-17-jre-headless
+  need mvn maven
   log "fetching Kafka $KAFKA_VERSION jars into $KAFKA_LIBS"
   rm -rf "$KAFKA_LIBS"
   mvn_q -f "$HERE/pom.xml" -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
@@ -61,7 +71,7 @@ install_kafka() {
 
 install_debezium() {
   if [[ -f "$PLUGINS/.complete" ]]; then return; fi
-  need mvn "apt-get install maven"
+  need mvn maven
   local dl="$CACHE/debezium/$DEBEZIUM_VERSION/dl"
   mkdir -p "$dl"
   rm -rf "$PLUGINS"
@@ -79,7 +89,7 @@ install_debezium() {
 
 install_minio() {
   if [[ -x "$MINIO_BIN" ]]; then return; fi
-  need go "Go >= 1.24"
+  command -v go >/dev/null 2>&1 || die "Go >= 1.24 is required to build MinIO (Debian's golang-go is too old)"
   mkdir -p "$BIN"
   local gobin
   gobin="$(mktemp -d "$CACHE/gobin.XXXXXX")"

@@ -117,10 +117,13 @@ pub fn topic_name(prefix: &str, database: &str, table: &str) -> String {
     format!("{prefix}.{database}.{table}")
 }
 
+/// One rebalance: assigned (true) or revoked, and the topic-partitions.
+type RebalanceEvent = (bool, Vec<(String, i32)>);
+
 /// Rebalances seen by the consumer, drained by the loop.
 #[derive(Debug, Default)]
 struct Rebalances {
-    events: Mutex<Vec<(bool, Vec<(String, i32)>)>>,
+    events: Mutex<Vec<RebalanceEvent>>,
 }
 
 #[derive(Debug, Clone)]

@@ -22,7 +22,16 @@ fn docker_compose_file_is_valid_and_references_real_files() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for service in ["mysql", "kafka", "connect", "minio", "finlake-ingest", "dremio", "superset", "airflow"] {
+    for service in [
+        "mysql",
+        "kafka",
+        "connect",
+        "minio",
+        "finlake-ingest",
+        "dremio",
+        "superset",
+        "airflow",
+    ] {
         assert!(stdout.contains(service), "{service} listed:\n{stdout}");
     }
 }

@@ -15,7 +15,7 @@ use mysql_async::prelude::Queryable;
 
 use crate::common::{finlake, fresh_db, ok, text};
 use crate::stack::{
-    delete_connector, kafka_env, register_connector, s3_env, stack, wait_for_debezium,
+    delete_connector, kafka_env, register_connector, run_prefix, s3_env, stack, wait_for_debezium,
 };
 
 const MASK_KEY: &str = "integration-test-mask-key-0123456789";
@@ -112,6 +112,21 @@ fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Waits for a process; kills it and fails the test at the deadline.
+fn wait_deadline(child: &mut Child, deadline: Instant) -> std::process::ExitStatus {
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let status = child.wait().expect("reap");
+            panic!("process did not finish in time ({status})");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn sigterm(child: &mut Child) -> std::process::ExitStatus {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -169,12 +184,13 @@ fn masked_everywhere(lake: &Path, card_numbers: &[String]) {
 #[tokio::test]
 async fn kafka_source_survives_kill_9_and_rebalance_and_equals_the_source() {
     let db = "t_kafka";
+    let prefix = run_prefix(db);
     let url = fresh_db(db).await;
     let lake = tempfile::tempdir().expect("tempdir");
     let lake_uri = lake.path().to_str().expect("utf8");
-    let env = Env::new(&url, lake_uri).with(kafka_env(db, "g_t_kafka"));
+    let env = Env::new(&url, lake_uri).with(kafka_env(&prefix, "g_t_kafka"));
     env.run(&["datagen", "--scale", "0.001", "--seed", "5"]);
-    register_connector(&url, db, db, 5501);
+    register_connector(&url, &prefix, &prefix, 5501);
     env.run(&[
         "simulate",
         "--rate",
@@ -186,13 +202,13 @@ async fn kafka_source_survives_kill_9_and_rebalance_and_equals_the_source() {
         "--connections",
         "4",
     ]);
-    wait_for_debezium(&url, db, db).await;
+    wait_for_debezium(&url, &prefix, db).await;
 
     // Two processes share the topics in one consumer group, in small batches; one is killed
     // with SIGKILL after several commits, and the other takes its partitions over, resuming
     // from the offsets in the lake.
     let small = Env::new(&url, lake_uri)
-        .with(kafka_env(db, "g_t_kafka"))
+        .with(kafka_env(&prefix, "g_t_kafka"))
         .with(vec![("FINLAKE_BATCH_EVENTS", "2000".into())]);
     let mut a = small.spawn(&["ingest"]);
     let mut b = small.spawn(&["ingest"]);
@@ -228,7 +244,7 @@ async fn kafka_source_survives_kill_9_and_rebalance_and_equals_the_source() {
         "--seed",
         "77",
     ]);
-    wait_for_debezium(&url, db, db).await;
+    wait_for_debezium(&url, &prefix, db).await;
     let out = env.run(&["ingest", "--until-caught-up"]);
     assert!(out.contains("applied"), "{out}");
     env.verify_equal();
@@ -243,12 +259,13 @@ async fn kafka_source_survives_kill_9_and_rebalance_and_equals_the_source() {
         .expect("numbers");
     conn.disconnect().await.expect("disconnect");
     masked_everywhere(lake.path(), &numbers);
-    delete_connector(db);
+    delete_connector(&prefix);
 }
 
 #[tokio::test]
 async fn binlog_and_kafka_sources_build_identical_bronze_tables() {
     let db = "t_conform";
+    let prefix = run_prefix(db);
     let url = fresh_db(db).await;
     apply_sql_file(&url, &repo_file("infra/mysql/schema.sql")).await;
     apply_sql_file(&url, &repo_file("tests/data/debezium/snapshot.sql")).await;
@@ -257,13 +274,13 @@ async fn binlog_and_kafka_sources_build_identical_bronze_tables() {
     let binlog_uri = binlog_lake.path().to_str().expect("utf8");
     let kafka_uri = kafka_lake.path().to_str().expect("utf8");
     let binlog_env = Env::new(&url, binlog_uri).with(vec![("FINLAKE_SERVER_ID", "7601".into())]);
-    let kafka = Env::new(&url, kafka_uri).with(kafka_env(db, "g_t_conform"));
+    let kafka = Env::new(&url, kafka_uri).with(kafka_env(&prefix, "g_t_conform"));
 
     // Both sources see the snapshot part, then the streamed part of the recorded scenario.
-    register_connector(&url, db, db, 5502);
+    register_connector(&url, &prefix, &prefix, 5502);
     binlog_env.run(&["ingest", "--until-caught-up"]);
     apply_sql_file(&url, &repo_file("tests/data/debezium/stream.sql")).await;
-    wait_for_debezium(&url, db, db).await;
+    wait_for_debezium(&url, &prefix, db).await;
     binlog_env.run(&["ingest", "--until-caught-up"]);
     kafka.run(&["ingest", "--until-caught-up"]);
     binlog_env.verify_equal();
@@ -275,19 +292,19 @@ async fn binlog_and_kafka_sources_build_identical_bronze_tables() {
         assert!(!from_binlog[t].is_empty(), "{t} has rows");
         assert_eq!(from_binlog[t], from_kafka[t], "bronze {t} differs");
     }
-    delete_connector(db);
+    delete_connector(&prefix);
 }
 
 #[tokio::test]
 async fn lake_on_minio_with_two_concurrent_writers() {
     let db = "t_minio";
+    let prefix = run_prefix(db);
     let url = fresh_db(db).await;
-    let prefix = format!("t_minio-{}", std::process::id());
     let env = Env::new(&url, "unused")
         .with(s3_env(&prefix))
-        .with(kafka_env(db, "g_t_minio_1"));
+        .with(kafka_env(&prefix, "g_t_minio_1"));
     env.run(&["datagen", "--scale", "0.001", "--seed", "9"]);
-    register_connector(&url, db, db, 5503);
+    register_connector(&url, &prefix, &prefix, 5503);
     env.run(&[
         "simulate",
         "--rate",
@@ -299,30 +316,21 @@ async fn lake_on_minio_with_two_concurrent_writers() {
         "--connections",
         "4",
     ]);
-    wait_for_debezium(&url, db, db).await;
+    wait_for_debezium(&url, &prefix, db).await;
 
     // Two independent writers (own groups, own app ids) apply the same changes to the same
     // tables at once: Delta commits race through S3 conditional PUT and retries.
     let w1 = env.with(vec![("FINLAKE_KAFKA_APP_ID", "writer-1".into())]);
     let w2 = Env::new(&url, "unused")
         .with(s3_env(&prefix))
-        .with(kafka_env(db, "g_t_minio_2"))
+        .with(kafka_env(&prefix, "g_t_minio_2"))
         .with(vec![("FINLAKE_KAFKA_APP_ID", "writer-2".into())]);
     let mut p1 = w1.spawn(&["ingest", "--until-caught-up"]);
     let mut p2 = w2.spawn(&["ingest", "--until-caught-up"]);
     let deadline = Instant::now() + Duration::from_secs(240);
-    let mut done = [None, None];
-    while done.iter().any(Option::is_none) {
-        assert!(Instant::now() < deadline, "writers did not finish");
-        for (i, p) in [&mut p1, &mut p2].into_iter().enumerate() {
-            if done[i].is_none() {
-                done[i] = p.try_wait().expect("try_wait");
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    for s in done.into_iter().flatten() {
-        assert!(s.success(), "a concurrent writer failed: {s}");
+    for (name, p) in [("writer-1", &mut p1), ("writer-2", &mut p2)] {
+        let status = wait_deadline(p, deadline);
+        assert!(status.success(), "{name} failed: {status}");
     }
     w1.verify_equal();
     let s = stack();
@@ -350,9 +358,9 @@ async fn lake_on_minio_with_two_concurrent_writers() {
         .await
         .expect("open on s3");
     for w in ["writer-1", "writer-2"] {
-        let app = format!("{w}/{db}.{db}.transactions/0/offset");
+        let app = format!("{w}/{prefix}.{db}.transactions/0/offset");
         let offset = tx.txn_version(&app).await.expect("txn");
         assert!(offset.is_some_and(|o| o > 0), "{app}: {offset:?}");
     }
-    delete_connector(db);
+    delete_connector(&prefix);
 }

@@ -180,6 +180,14 @@ fn now_ms() -> u128 {
         .unwrap_or_default()
 }
 
+/// A topic prefix (and connector name) unique to this test run: topics of earlier runs hold
+/// rows of databases that were dropped since.
+pub(crate) fn run_prefix(db: &str) -> String {
+    static RUN: OnceLock<u128> = OnceLock::new();
+    let run = RUN.get_or_init(|| now_ms() % 100_000_000);
+    format!("{db}_{run}")
+}
+
 /// The environment for `finlake ingest --source kafka` against the stack.
 pub(crate) fn kafka_env<'a>(prefix: &'a str, group: &'a str) -> Vec<(&'static str, String)> {
     vec![
