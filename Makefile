@@ -25,6 +25,7 @@ test: deps
 	  if [ -x $(CARGO_TARGET_DIR)/debug/finlake ]; then \
 	    $(CARGO_TARGET_DIR)/debug/finlake --state-dir $(TEST_STATE) db stop >/dev/null || true; fi; \
 	  FINLAKE_STACK_DIR=$(TEST_STACK) bash infra/local/stack.sh down || true; \
+	  FINLAKE_STACK_DIR=$(TEST_STACK)-faults bash infra/local/stack.sh down || true; \
 	  exit $$rc
 
 ## Unit tests only: no database needed.

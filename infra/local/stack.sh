@@ -388,7 +388,9 @@ main() {
       local cs
       cs=$(components "${1:-all}")
       # Stop in reverse dependency order.
-      for c in minio connect kafka; do [[ " $cs " == *" $c "* ]] && stop_one "$c"; done
+      for c in minio connect kafka; do
+        if [[ " $cs " == *" $c "* ]]; then stop_one "$c"; fi
+      done
       ;;
     status)
       load_state

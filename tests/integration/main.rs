@@ -8,6 +8,7 @@ mod binlog;
 mod common;
 mod compose;
 mod db_server;
+mod faults;
 mod ingest;
 mod loading;
 mod scaleout;

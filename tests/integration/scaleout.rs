@@ -13,7 +13,7 @@ use finlake::ingest::binlog;
 use finlake::lake::Lake;
 use mysql_async::prelude::Queryable;
 
-use crate::common::{finlake, fresh_db, ok, text};
+use crate::common::{Reaped, finlake, fresh_db, ok, text};
 use crate::stack::{
     delete_connector, kafka_env, register_connector, run_prefix, s3_env, stack, wait_for_debezium,
 };
@@ -210,8 +210,8 @@ async fn kafka_source_survives_kill_9_and_rebalance_and_equals_the_source() {
     let small = Env::new(&url, lake_uri)
         .with(kafka_env(&prefix, "g_t_kafka"))
         .with(vec![("FINLAKE_BATCH_EVENTS", "2000".into())]);
-    let mut a = small.spawn(&["ingest"]);
-    let mut b = small.spawn(&["ingest"]);
+    let mut a = Reaped(small.spawn(&["ingest"]));
+    let mut b = Reaped(small.spawn(&["ingest"]));
     let tx_dir = lake.path().join("bronze/transactions");
     let labels_dir = lake.path().join("bronze/fraud_labels");
     wait_until(
@@ -219,14 +219,14 @@ async fn kafka_source_survives_kill_9_and_rebalance_and_equals_the_source() {
         Duration::from_secs(120),
         || delta_commits(&tx_dir) + delta_commits(&labels_dir) >= 5,
     );
-    a.kill().expect("SIGKILL");
-    a.wait().expect("reap");
+    a.0.kill().expect("SIGKILL");
+    a.0.wait().expect("reap");
     wait_until(
         "the surviving consumer to make the lake equal",
         Duration::from_secs(240),
         || env.verify().status.success(),
     );
-    let status = sigterm(&mut b);
+    let status = sigterm(&mut b.0);
     assert!(status.success(), "clean stop on SIGTERM: {status}");
     env.verify_equal();
 
@@ -325,10 +325,10 @@ async fn lake_on_minio_with_two_concurrent_writers() {
         .with(s3_env(&prefix))
         .with(kafka_env(&prefix, "g_t_minio_2"))
         .with(vec![("FINLAKE_KAFKA_APP_ID", "writer-2".into())]);
-    let mut p1 = w1.spawn(&["ingest", "--until-caught-up"]);
-    let mut p2 = w2.spawn(&["ingest", "--until-caught-up"]);
+    let mut p1 = Reaped(w1.spawn(&["ingest", "--until-caught-up"]));
+    let mut p2 = Reaped(w2.spawn(&["ingest", "--until-caught-up"]));
     let deadline = Instant::now() + Duration::from_secs(240);
-    for (name, p) in [("writer-1", &mut p1), ("writer-2", &mut p2)] {
+    for (name, p) in [("writer-1", &mut p1.0), ("writer-2", &mut p2.0)] {
         let status = wait_deadline(p, deadline);
         assert!(status.success(), "{name} failed: {status}");
     }

@@ -3,7 +3,7 @@
 //! test`). A stack that cannot start fails the tests; nothing is skipped.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -35,23 +35,34 @@ pub(crate) fn stack_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("finlake-stack"))
 }
 
-/// Starts the stack (idempotent) and returns its endpoints.
+/// Starts the shared stack (idempotent) and returns its endpoints.
 pub(crate) fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
-    STACK.get_or_init(|| {
+    STACK.get_or_init(|| Stack::start(&stack_dir()))
+}
+
+impl Stack {
+    /// `infra/local/stack.sh <args>` on the stack in `dir`; fails the test on error.
+    pub(crate) fn script(dir: &Path, args: &[&str]) {
         let out = Command::new("bash")
             .arg(repo().join("infra/local/stack.sh"))
-            .arg("up")
-            .env("FINLAKE_STACK_DIR", stack_dir())
+            .args(args)
+            .env("FINLAKE_STACK_DIR", dir)
             .output()
             .expect("run infra/local/stack.sh");
         assert!(
             out.status.success(),
-            "the native stack did not start:\n{}\n{}",
+            "stack.sh {args:?} failed:\n{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let text = std::fs::read_to_string(stack_dir().join("stack.env")).expect("stack.env");
+    }
+
+    /// Starts (or finds running) the stack in `dir`, removing connectors of earlier runs (the
+    /// stack's data persists; they would go on reading the shared test server).
+    pub(crate) fn start(dir: &Path) -> Stack {
+        Self::script(dir, &["up"]);
+        let text = std::fs::read_to_string(dir.join("stack.env")).expect("stack.env");
         let env: HashMap<&str, &str> = text
             .lines()
             .filter(|l| !l.starts_with('#'))
@@ -62,6 +73,13 @@ pub(crate) fn stack() -> &'static Stack {
                 .unwrap_or_else(|| panic!("{k} in stack.env"))
                 .to_string()
         };
+        let out = Command::new("python3")
+            .arg(repo().join("infra/connect/register.py"))
+            .arg("--delete-all")
+            .env("FINLAKE_CONNECT_URL", get("CONNECT_URL"))
+            .output()
+            .expect("run register.py --delete-all");
+        assert!(out.status.success(), "removing old connectors failed");
         Stack {
             kafka: get("KAFKA_BOOTSTRAP"),
             connect: get("CONNECT_URL"),
@@ -70,13 +88,22 @@ pub(crate) fn stack() -> &'static Stack {
             secret_key: get("MINIO_SECRET_KEY"),
             bucket: get("MINIO_BUCKET"),
         }
-    })
+    }
 }
 
 /// Registers the repo's connector config for the database of `url` with topic prefix
 /// `prefix` (infra/connect/register.py: signal table DDL, idempotent PUT, waits for RUNNING).
 pub(crate) fn register_connector(url: &str, name: &str, prefix: &str, server_id: u32) {
-    let s = stack();
+    register_connector_on(stack(), url, name, prefix, server_id);
+}
+
+pub(crate) fn register_connector_on(
+    s: &Stack,
+    url: &str,
+    name: &str,
+    prefix: &str,
+    server_id: u32,
+) {
     let run = || {
         Command::new("python3")
             .arg(repo().join("infra/connect/register.py"))
@@ -107,7 +134,10 @@ pub(crate) fn register_connector(url: &str, name: &str, prefix: &str, server_id:
 
 /// Removes a connector (and so its binlog reader) at the end of a test.
 pub(crate) fn delete_connector(name: &str) {
-    let s = stack();
+    delete_connector_on(stack(), name);
+}
+
+pub(crate) fn delete_connector_on(s: &Stack, name: &str) {
     let _ = Command::new("python3")
         .arg(repo().join("infra/connect/register.py"))
         .args(["--name", name, "--delete"])
@@ -119,6 +149,10 @@ pub(crate) fn delete_connector(name: &str) {
 /// event is in Kafka: Debezium publishes in binlog order, so every change committed before is
 /// then in Kafka too.
 pub(crate) async fn wait_for_debezium(url: &str, prefix: &str, database: &str) {
+    wait_for_debezium_on(stack(), url, prefix, database).await;
+}
+
+pub(crate) async fn wait_for_debezium_on(s: &Stack, url: &str, prefix: &str, database: &str) {
     let marker = format!(
         "marker-{}",
         std::process::id() as u128 * 1_000 + now_ms() % 1_000
@@ -133,7 +167,7 @@ pub(crate) async fn wait_for_debezium(url: &str, prefix: &str, database: &str) {
     conn.disconnect().await.expect("disconnect");
     let topic = format!("{prefix}.{database}.debezium_signal");
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &stack().kafka)
+        .set("bootstrap.servers", &s.kafka)
         .set("group.id", format!("test-marker-{marker}"))
         .set("enable.auto.commit", "false")
         .create()
@@ -189,10 +223,14 @@ pub(crate) fn run_prefix(db: &str) -> String {
 }
 
 /// The environment for `finlake ingest --source kafka` against the stack.
-pub(crate) fn kafka_env<'a>(prefix: &'a str, group: &'a str) -> Vec<(&'static str, String)> {
+pub(crate) fn kafka_env(prefix: &str, group: &str) -> Vec<(&'static str, String)> {
+    kafka_env_on(stack(), prefix, group)
+}
+
+pub(crate) fn kafka_env_on(s: &Stack, prefix: &str, group: &str) -> Vec<(&'static str, String)> {
     vec![
         ("FINLAKE_INGEST_SOURCE", "kafka".into()),
-        ("FINLAKE_KAFKA_BROKERS", stack().kafka.clone()),
+        ("FINLAKE_KAFKA_BROKERS", s.kafka.clone()),
         ("FINLAKE_KAFKA_TOPIC_PREFIX", prefix.into()),
         ("FINLAKE_KAFKA_GROUP", group.into()),
     ]
@@ -200,7 +238,10 @@ pub(crate) fn kafka_env<'a>(prefix: &'a str, group: &'a str) -> Vec<(&'static st
 
 /// The environment for a lake on the stack's MinIO under `prefix`.
 pub(crate) fn s3_env(prefix: &str) -> Vec<(&'static str, String)> {
-    let s = stack();
+    s3_env_on(stack(), prefix)
+}
+
+pub(crate) fn s3_env_on(s: &Stack, prefix: &str) -> Vec<(&'static str, String)> {
     vec![
         ("FINLAKE_LAKE_URI", format!("s3://{}/{prefix}", s.bucket)),
         ("FINLAKE_S3_ENDPOINT", s.s3_endpoint.clone()),
