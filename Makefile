@@ -6,7 +6,7 @@ SCALE ?= 0.01
 RATE ?= 200
 DURATION ?= 30s
 
-.PHONY: deps build test test-fast lint fmt demo db-start db-stop bench-load clean-state
+.PHONY: deps build test test-fast lint fmt demo db-start db-stop bench-load clean-state stack-up stack-down stack-status
 
 deps:
 	@bash scripts/deps.sh
@@ -17,10 +17,15 @@ build: deps
 ## Everything CI runs: unit tests, SQL and integration tests against a real MariaDB.
 ## The integration tests start a private MariaDB under $(TEST_STATE); it is stopped afterwards.
 TEST_STATE := $(CARGO_TARGET_DIR)/tmp/finlake-test-state
+## The scale-out tests start the native stack (Kafka, Connect + Debezium, MinIO) under $(TEST_STACK).
+TEST_STACK := $(CARGO_TARGET_DIR)/tmp/finlake-stack
 test: deps
+	bash infra/local/stack.sh install
 	@set +e; $(CARGO) test --locked --no-fail-fast -- --test-threads=2; rc=$$?; \
 	  if [ -x $(CARGO_TARGET_DIR)/debug/finlake ]; then \
 	    $(CARGO_TARGET_DIR)/debug/finlake --state-dir $(TEST_STATE) db stop >/dev/null || true; fi; \
+	  FINLAKE_STACK_DIR=$(TEST_STACK) bash infra/local/stack.sh down || true; \
+	  FINLAKE_STACK_DIR=$(TEST_STACK)-faults bash infra/local/stack.sh down || true; \
 	  exit $$rc
 
 ## Unit tests only: no database needed.
@@ -44,6 +49,16 @@ db-start: build
 
 db-stop:
 	$(CARGO_TARGET_DIR)/debug/finlake db stop
+
+## The native scale-out stack (state in .finlake/stack): Kafka, Connect + Debezium, MinIO.
+stack-up:
+	bash infra/local/stack.sh up
+
+stack-down:
+	bash infra/local/stack.sh down
+
+stack-status:
+	bash infra/local/stack.sh status
 
 ## Scale-1.0 load benchmark (release build; about 10 minutes per run).
 bench-load: deps

@@ -14,6 +14,7 @@ use tracing::info;
 use crate::data::export;
 use crate::data::generate::{GenConfig, Generator};
 use crate::data::kaggle;
+use crate::ingest::kafka::{self, KafkaConfig, KafkaSettings};
 use crate::ingest::mask::Masker;
 use crate::lake::Lake;
 use crate::pipeline::{self, IngestConfig};
@@ -31,8 +32,16 @@ pub enum Error {
     Kaggle(#[from] kaggle::Error),
     #[error(transparent)]
     Pipeline(#[from] pipeline::Error),
+    #[error(transparent)]
+    Kafka(Box<kafka::Error>),
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<kafka::Error> for Error {
+    fn from(e: kafka::Error) -> Self {
+        Error::Kafka(Box::new(e))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -295,6 +304,11 @@ pub struct IngestArgs {
     /// How often to append lag and throughput to the lake's `_ingest_status` table.
     #[arg(long, env = "FINLAKE_STATUS_INTERVAL", value_parser = parse_duration, default_value = "5s")]
     pub status_interval: Duration,
+    /// Where changes come from: the binlog (embedded) or Debezium's topics in Kafka.
+    #[arg(long = "source", env = "FINLAKE_INGEST_SOURCE", value_enum, default_value_t = IngestSource::Binlog)]
+    pub ingest_source: IngestSource,
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +331,12 @@ pub struct MaintainArgs {
     /// Skip vacuum.
     #[arg(long, env = "FINLAKE_NO_VACUUM", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub no_vacuum: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IngestSource {
+    Binlog,
+    Kafka,
 }
 
 #[derive(Debug, Args)]
@@ -528,6 +548,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             )
             .map_err(pipeline::Error::from)?;
             let masker = Masker::from_env().map_err(pipeline::Error::from)?;
+            if args.ingest_source == IngestSource::Kafka {
+                let cfg = KafkaConfig {
+                    settings: args.kafka,
+                    source_url: url,
+                    tables: args.tables,
+                    max_batch_events: args.max_batch_events,
+                    max_wait: args.max_wait,
+                    until_caught_up: args.until_caught_up,
+                };
+                let r = kafka::run(&cfg, &lake, &masker, shutdown_signal()).await?;
+                println!(
+                    "applied {} events from {} messages on {} partitions ({} table commits) in {:.1} s",
+                    r.events, r.messages, r.partitions, r.commits, r.secs
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let cfg = IngestConfig {
                 source_url: url,
                 tables: args.tables,

@@ -23,11 +23,13 @@ use deltalake::datafusion::logical_expr::{Expr, col, lit, when};
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use tracing::instrument;
 
 use super::commit::{
     applied_position, commit_position_only, commit_properties, open_or_create, read_table,
+    txn_version, with_extra,
 };
 use super::types::{self, OP, PART, POS, POS_FILE, POS_ROW};
 use super::{Error, Lake, Layout, Result, session};
@@ -277,7 +279,7 @@ impl BronzeTable {
         up_to: &Position,
         app_id: &str,
     ) -> Result<ApplyOutcome> {
-        self.apply_with_times(effects, &HashMap::new(), up_to, app_id)
+        self.apply_with_times(effects, &HashMap::new(), up_to, app_id, &[])
             .await
     }
 
@@ -289,12 +291,32 @@ impl BronzeTable {
         up_to: &Position,
         app_id: &str,
     ) -> Result<ApplyOutcome> {
+        self.apply_events_with(events, up_to, app_id, &[]).await
+    }
+
+    /// [`Self::apply_events`], also recording `extra` application transactions (e.g. a Kafka
+    /// partition's next offset) in the same Delta commit.
+    #[instrument(skip_all, fields(table = %self.name, rows = events.len(), position = ?up_to))]
+    pub async fn apply_events_with(
+        &mut self,
+        events: &[ChangeEvent],
+        up_to: &Position,
+        app_id: &str,
+        extra: &[Transaction],
+    ) -> Result<ApplyOutcome> {
         let effects = reduce(events, &self.schema.key);
         let times = events
             .iter()
             .map(|e| (e.position.clone(), e.commit_ms))
             .collect();
-        self.apply_with_times(effects, &times, up_to, app_id).await
+        self.apply_with_times(effects, &times, up_to, app_id, extra)
+            .await
+    }
+
+    /// The version of the application transaction `app_id` in the table's log, if any.
+    pub async fn txn_version(&mut self, app_id: &str) -> Result<Option<i64>> {
+        self.table.update_incremental(None).await?;
+        txn_version(&self.table, app_id).await
     }
 
     async fn apply_with_times(
@@ -303,6 +325,7 @@ impl BronzeTable {
         commit_ms: &HashMap<Position, i64>,
         up_to: &Position,
         app_id: &str,
+        extra: &[Transaction],
     ) -> Result<ApplyOutcome> {
         let start = Instant::now();
         let version = types::encode_version(up_to)?;
@@ -319,7 +342,7 @@ impl BronzeTable {
             .filter(|(_, e)| applied.as_ref().is_none_or(|a| e.position() > a))
             .collect();
         effects.sort_by(|(_, a), (_, b)| a.position().cmp(b.position()));
-        let props = commit_properties(app_id, up_to, version)?;
+        let props = with_extra(commit_properties(app_id, up_to, version)?, extra);
         let mut outcome = ApplyOutcome {
             effects: effects.len(),
             ..Default::default()

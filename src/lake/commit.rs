@@ -106,6 +106,21 @@ pub(crate) fn commit_properties(
         .with_application_transaction(Transaction::new(app_id, version)))
 }
 
+/// Adds `extra` application transactions to a commit.
+pub(crate) fn with_extra(props: CommitProperties, extra: &[Transaction]) -> CommitProperties {
+    extra
+        .iter()
+        .fold(props, |p, t| p.with_application_transaction(t.clone()))
+}
+
+/// The version of the application transaction `app_id` in the table's current snapshot.
+pub(crate) async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>> {
+    Ok(table
+        .snapshot()?
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await?)
+}
+
 /// A commit holding only the application transaction and the position metadata.
 pub(crate) async fn commit_position_only(
     table: &mut DeltaTable,

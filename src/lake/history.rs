@@ -17,12 +17,14 @@ use deltalake::arrow::array::{
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::operations::write::SchemaMode;
+use deltalake::kernel::Transaction;
 use deltalake::protocol::SaveMode;
 use tracing::instrument;
 
 use super::bronze::{ApplyOutcome, add_missing_columns};
 use super::commit::{
     applied_position, commit_position_only, commit_properties, open_or_create, read_table,
+    txn_version, with_extra,
 };
 use super::types::{self, COMMIT_TS, INGESTED_AT, OP, POS, POS_FILE, POS_ROW};
 use super::{Lake, Result};
@@ -101,6 +103,25 @@ impl HistoryTable {
         up_to: &Position,
         app_id: &str,
     ) -> Result<ApplyOutcome> {
+        self.append_history_with(events, up_to, app_id, &[]).await
+    }
+
+    /// The version of the application transaction `app_id` in the table's log, if any.
+    pub async fn txn_version(&mut self, app_id: &str) -> Result<Option<i64>> {
+        self.table.update_incremental(None).await?;
+        txn_version(&self.table, app_id).await
+    }
+
+    /// [`Self::append_history`], also recording `extra` application transactions (e.g. a Kafka
+    /// partition's next offset) in the same Delta commit.
+    #[instrument(skip_all, fields(table = %self.schema.name, rows = events.len(), position = ?up_to))]
+    pub async fn append_history_with(
+        &mut self,
+        events: &[ChangeEvent],
+        up_to: &Position,
+        app_id: &str,
+        extra: &[Transaction],
+    ) -> Result<ApplyOutcome> {
         let start = Instant::now();
         let version = types::encode_version(up_to)?;
         let applied = self.applied(app_id).await?;
@@ -115,7 +136,7 @@ impl HistoryTable {
             .iter()
             .filter(|e| applied.as_ref().is_none_or(|a| &e.position > a))
             .collect();
-        let props = commit_properties(app_id, up_to, version)?;
+        let props = with_extra(commit_properties(app_id, up_to, version)?, extra);
         if events.is_empty() {
             commit_position_only(&mut self.table, props).await?;
         } else {

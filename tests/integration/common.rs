@@ -140,3 +140,14 @@ pub(crate) async fn fingerprint(url: &str, table: &str) -> (u64, String) {
     let (n, sum) = row.expect("one row");
     (n, sum.unwrap_or_default())
 }
+
+/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no
+/// process behind.
+pub(crate) struct Reaped(pub(crate) std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -6,9 +6,13 @@
 
 mod binlog;
 mod common;
+mod compose;
 mod db_server;
 mod faults;
 mod ingest;
 mod ingest_props;
 mod loading;
+mod scaleout;
+mod source_faults;
+mod stack;
 mod workload;
