@@ -559,8 +559,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 let r = kafka::run(&cfg, &lake, &masker, shutdown_signal()).await?;
                 println!(
-                    "applied {} events from {} messages on {} partitions ({} table commits) in {:.1} s",
-                    r.events, r.messages, r.partitions, r.commits, r.secs
+                    "applied {} events from {} messages on {} partitions ({} table commits, {} dead letters) in {:.1} s",
+                    r.events, r.messages, r.partitions, r.commits, r.dead_letters, r.secs
                 );
                 return Ok(ExitCode::SUCCESS);
             }

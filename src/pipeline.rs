@@ -12,13 +12,10 @@ use std::time::{Duration, Instant};
 use tracing::{info, instrument, warn};
 
 use crate::ingest::binlog::{self, BinlogSource, Mode, StartFrom};
-use crate::ingest::event::{ChangeEvent, Op, Position, Source};
+use crate::ingest::event::{ChangeEvent, Position, Source};
 use crate::ingest::mask::{self, Masker};
-use crate::ingest::schema::TableSchema;
-use crate::lake::{
-    self, BronzeTable, DeadLetter, DeadLetterTable, HistoryTable, Lake, Layout, StatusTable,
-    TableStatus,
-};
+use crate::lake::sink::TableSink;
+use crate::lake::{self, DeadLetterTable, Lake, Layout, StatusTable, TableStatus};
 
 /// Errors of the loop.
 #[derive(Debug, thiserror::Error)]
@@ -98,47 +95,6 @@ struct TableStats {
     applied_at_ms: Option<i64>,
 }
 
-/// Splits a table's events into those its bronze table can hold and dead letters.
-fn split_poison(t: &Target, events: Vec<ChangeEvent>) -> (Vec<ChangeEvent>, Vec<DeadLetter>) {
-    let mut good = Vec::with_capacity(events.len());
-    let mut letters = Vec::new();
-    for e in events {
-        let check = match (e.op, &e.after) {
-            // A delete needs only its key; the before image may hold values the lake rejects.
-            (Op::Delete, _) => Ok(()),
-            (_, Some(after)) => t.bronze.check_row(after),
-            (op, None) => Err(lake::Error::Schema(format!(
-                "{op:?} event without an after image"
-            ))),
-        };
-        match check {
-            Ok(()) => good.push(e),
-            Err(why) => letters.push(DeadLetter::new(&t.schema, e, why.to_string())),
-        }
-    }
-    (good, letters)
-}
-
-/// Awaits a lake operation, retrying when it lost a commit race or met a transient
-/// object-store error (applies are idempotent: a retry re-reads the recorded position first).
-macro_rules! retry {
-    ($op:expr) => {{
-        let mut delay = Duration::from_millis(50);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            match $op.await {
-                Err(e) if e.is_transient() && attempt < 8 => {
-                    warn!(attempt, error = %e, "lake commit failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-                other => break other,
-            }
-        }
-    }};
-}
-
 /// Appends one status row per table (best effort: telemetry never stops the loop). `at` is
 /// the loop's position: every table has everything up to it (tables without changes skip
 /// their commits, so their durable position may be older).
@@ -176,9 +132,7 @@ async fn report_status(
 }
 
 struct Target {
-    schema: TableSchema,
-    bronze: BronzeTable,
-    history: HistoryTable,
+    sink: TableSink,
     applied: Option<Position>,
 }
 
@@ -194,18 +148,10 @@ pub async fn run(
     let schemas = binlog::table_schemas(&cfg.source_url, &cfg.tables).await?;
     let mut targets: HashMap<String, Target> = HashMap::new();
     for schema in schemas {
-        let bronze = lake
-            .open_table_with(&schema, layout_for(&schema.name))
-            .await?;
-        let history = lake.open_history(&schema).await?;
-        let mut t = Target {
-            schema,
-            bronze,
-            history,
-            applied: None,
-        };
-        t.applied = t.bronze.applied(&cfg.app_id).await?;
-        targets.insert(t.schema.name.clone(), t);
+        let layout = layout_for(&schema.name);
+        let mut sink = TableSink::open(lake, schema, layout).await?;
+        let applied = sink.bronze.applied(&cfg.app_id).await?;
+        targets.insert(sink.schema.name.clone(), Target { sink, applied });
     }
     let lowest = targets.values().map(|t| t.applied.clone()).min().flatten();
     // A snapshot position means a snapshot was under way when the last run stopped.
@@ -243,7 +189,7 @@ pub async fn run(
         };
         for t in targets.values_mut() {
             if t.applied.is_some() {
-                t.bronze.truncate(&marker, &cfg.app_id).await?;
+                t.sink.bronze.truncate(&marker, &cfg.app_id).await?;
                 t.applied = Some(marker.clone());
             }
         }
@@ -302,7 +248,7 @@ pub async fn run(
                 if t.applied.as_ref().is_some_and(|a| e.position <= *a) {
                     continue; // this table already has it
                 }
-                masker.mask(&t.schema, &mut e);
+                masker.mask(&t.sink.schema, &mut e);
                 per_table.entry(e.table.to_string()).or_default().push(e);
             }
         }
@@ -310,41 +256,32 @@ pub async fn run(
         // statement's position: the tables adopt the new shape before anything after it.
         for change in &schema_changes {
             if let Some(t) = targets.get_mut(&change.schema.name) {
-                retry!(t.bronze.evolve(change, &cfg.app_id))?;
-                retry!(t.history.evolve(&change.schema))?;
-                t.schema = change.schema.clone();
+                t.sink.evolve(change, &cfg.app_id).await?;
             }
         }
         let idle_due = streaming
             && (last_idle_commit.elapsed() >= Duration::from_secs(10)
                 || (cfg.until_caught_up && source.caught_up()));
         for t in targets.values_mut() {
-            let mut events = per_table.remove(&t.schema.name).unwrap_or_default();
+            let events = per_table.remove(&t.sink.schema.name).unwrap_or_default();
             let newer = t.applied.as_ref().is_none_or(|a| up_to > *a);
             // Leave the snapshot state as soon as streaming starts.
             let leaving_snapshot = streaming && t.applied.as_ref().is_some_and(|a| a.snapshot);
             if !newer || (events.is_empty() && !idle_due && !leaving_snapshot) {
                 continue;
             }
-            let s = stats.entry(t.schema.name.clone()).or_default();
-            let outcome = match retry!(t.bronze.apply_events(&events, &up_to, &cfg.app_id)) {
-                // A value the table cannot hold: set the misfits aside, apply the rest.
-                Err(lake::Error::Value { .. }) => {
-                    let (good, letters) = split_poison(t, events);
-                    s.dead_letters += letters.len() as u64;
-                    let dead_app = format!("{}/{}", cfg.app_id, t.schema.name);
-                    retry!(dead.append(&letters, &up_to, &dead_app))?;
-                    events = good;
-                    retry!(t.bronze.apply_events(&events, &up_to, &cfg.app_id))?
-                }
-                other => other?,
-            };
-            retry!(t.history.append_history(&events, &up_to, &cfg.app_id))?;
-            report.commits += u64::from(!outcome.replayed);
+            let s = stats.entry(t.sink.schema.name.clone()).or_default();
+            let last_commit_ms = events.last().map(|e| e.commit_ms);
+            let outcome = t
+                .sink
+                .apply(events, &up_to, &cfg.app_id, &[], &mut dead)
+                .await?;
+            s.dead_letters += outcome.dead_letters as u64;
+            report.commits += u64::from(!outcome.bronze.replayed);
             t.applied = Some(up_to.clone());
-            s.events += events.len() as u64;
-            if let Some(last) = events.last() {
-                s.last_commit_ms = Some(last.commit_ms);
+            s.events += outcome.applied as u64;
+            if last_commit_ms.is_some() {
+                s.last_commit_ms = last_commit_ms;
                 s.applied_at_ms = Some(chrono::Utc::now().timestamp_millis());
             }
         }

@@ -43,8 +43,8 @@ use super::binlog;
 use super::debezium;
 use super::event::{ChangeEvent, Position};
 use super::mask::{self, Masker};
-use super::schema::TableSchema;
-use crate::lake::{self, BronzeTable, HistoryTable, Lake};
+use crate::lake::sink::TableSink;
+use crate::lake::{self, DeadLetterTable, Lake};
 
 /// Errors of the Kafka loop.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,8 @@ pub struct KafkaReport {
     pub batches: u64,
     pub commits: u64,
     pub partitions: usize,
+    /// Events routed to `bronze/_dead_letters`.
+    pub dead_letters: u64,
     pub secs: f64,
 }
 
@@ -152,11 +154,8 @@ impl ConsumerContext for Ctx {
     }
 }
 
-struct Target {
-    schema: TableSchema,
-    bronze: BronzeTable,
-    history: HistoryTable,
-}
+/// A table's lake writers: the same sink, and so the same apply semantics, as the binlog loop.
+type Target = TableSink;
 
 /// One assigned topic-partition.
 #[derive(Debug)]
@@ -198,22 +197,13 @@ pub async fn run(
     let mut targets: HashMap<String, Target> = HashMap::new();
     let mut by_topic: HashMap<String, String> = HashMap::new();
     for schema in schemas {
-        let bronze = lake
-            .open_table_with(&schema, crate::pipeline::layout_for(&schema.name))
-            .await?;
-        let history = lake.open_history(&schema).await?;
         by_topic.insert(
             topic_name(&s.kafka_topic_prefix, &database, &schema.name),
             schema.name.clone(),
         );
-        targets.insert(
-            schema.name.clone(),
-            Target {
-                schema,
-                bronze,
-                history,
-            },
-        );
+        let layout = crate::pipeline::layout_for(&schema.name);
+        let sink = TableSink::open(lake, schema, layout).await?;
+        targets.insert(sink.schema.name.clone(), sink);
     }
 
     let rebalances = Arc::new(Rebalances::default());
@@ -257,6 +247,8 @@ pub async fn run(
     info!(topics = ?existing, "kafka source subscribed");
 
     let mut loop_state = Loop {
+        dead: DeadLetterTable::open(lake).await?,
+        dead_letters: 0,
         cfg,
         consumer: &consumer,
         rebalances: &rebalances,
@@ -299,6 +291,7 @@ pub async fn run(
         }
     }
     report.partitions = loop_state.parts.len();
+    report.dead_letters = loop_state.dead_letters;
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         debug!(error = %e, "final group offset commit");
     }
@@ -314,6 +307,8 @@ pub async fn run(
 }
 
 struct Loop<'a> {
+    dead: DeadLetterTable,
+    dead_letters: u64,
     cfg: &'a KafkaConfig,
     consumer: &'a StreamConsumer<Ctx>,
     rebalances: &'a Rebalances,
@@ -474,33 +469,15 @@ impl Loop<'_> {
                 .map(|e| e.position.clone())
                 .ok_or_else(|| Error::Config("empty batch".into()))?;
             let extra = [Transaction::new(part.offset_app.as_str(), part.consumed)];
-            let mut attempt = 0u32;
-            let outcome = loop {
-                let r = async {
-                    target
-                        .history
-                        .append_history_with(&batch, &up_to, &part.app_id, &extra)
-                        .await?;
-                    target
-                        .bronze
-                        .apply_events_with(&batch, &up_to, &part.app_id, &extra)
-                        .await
-                }
-                .await;
-                match r {
-                    Err(lake::Error::Delta(e)) if attempt < 20 && is_conflict(&e) => {
-                        attempt += 1;
-                        warn!(attempt, error = %e, "commit conflict with another writer; retrying");
-                        tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-                    }
-                    r => break r?,
-                }
-            };
-            commits += u64::from(!outcome.replayed);
-            events += batch.len() as u64;
+            let outcome = target
+                .apply(batch, &up_to, &part.app_id, &extra, &mut self.dead)
+                .await?;
+            self.dead_letters += outcome.dead_letters as u64;
+            commits += u64::from(!outcome.bronze.replayed);
+            events += outcome.applied as u64;
             part.next = part.consumed;
             offsets.add_partition_offset(topic, *partition, Offset::Offset(part.consumed))?;
-            debug!(%topic, partition, events = batch.len(), next = part.next, "partition committed");
+            debug!(%topic, partition, events = outcome.applied, next = part.next, "partition committed");
         }
         if offsets.count() > 0 {
             self.consumer.store_offsets(&offsets)?;
@@ -511,21 +488,6 @@ impl Loop<'_> {
     fn caught_up(&self) -> bool {
         self.assigned_once && self.parts.values().all(|p| p.consumed >= p.high)
     }
-}
-
-/// A Delta commit race lost to another writer of the same table: the apply is retried (it
-/// re-reads the table, and each table skips what it already holds).
-fn is_conflict(e: &deltalake::DeltaTableError) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    [
-        "conflict",
-        "already exists",
-        "concurrent",
-        "commit failed",
-        "failed to commit",
-    ]
-    .iter()
-    .any(|w| text.contains(w))
 }
 
 fn regex_escape(s: &str) -> String {

@@ -22,8 +22,8 @@ use deltalake::datafusion::common::{Column as DfColumn, ScalarValue};
 use deltalake::datafusion::logical_expr::{Expr, col, lit, when};
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::StructType;
-use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::Transaction;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::CommitProperties;
 use tracing::instrument;
 

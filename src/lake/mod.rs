@@ -25,6 +25,7 @@ pub mod dead_letter;
 pub mod history;
 pub mod maintain;
 pub mod position;
+pub mod sink;
 pub mod status;
 pub mod types;
 
