@@ -31,6 +31,8 @@ pub enum Error {
     Kaggle(#[from] kaggle::Error),
     #[error(transparent)]
     Pipeline(#[from] pipeline::Error),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::Error),
     #[error("{0}")]
     Usage(String),
 }
@@ -186,6 +188,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Capture source changes into the lake's bronze tables, exactly once.
     Ingest(IngestArgs),
+    /// Serve the lake over Arrow Flight SQL, with the ingestion loop in the background.
+    Serve(Box<crate::serve::ServeArgs>),
     /// Compare source and lake table by table; exits 1 on any difference.
     Verify {
         #[command(flatten)]
@@ -497,6 +501,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     .map_or("none".into(), |p| format!("{}:{}", p.file, p.pos))
             );
         }
+        Command::Serve(args) => crate::serve::run(*args, source, shutdown_signal()).await?,
         Command::Verify { lake, tables } => {
             let url = source.cdc_url()?;
             let lake = Lake::open(&lake.lake_uri, lake.storage_options().into_iter().collect())
