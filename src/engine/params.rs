@@ -136,13 +136,18 @@ pub fn bind(plan: LogicalPlan, params: Option<&RecordBatch>) -> Result<LogicalPl
         .enumerate()
         .map(|(i, f)| (f.name().trim_start_matches('$'), i))
         .collect();
+    // By name only when every placeholder has a column of its name (clients that name
+    // columns "0", "1", ... bind by position).
+    let named = ids
+        .iter()
+        .all(|(id, _)| by_name.contains_key(id.trim_start_matches('$')));
     let mut values: HashMap<String, ScalarValue> = HashMap::new();
     for (pos, (id, t)) in ids.iter().enumerate() {
         let name = id.trim_start_matches('$');
         let column = match by_name.get(name) {
-            Some(&i) => i,
-            None if pos < batch.num_columns() => pos,
-            None => {
+            Some(&i) if named => i,
+            _ if pos < batch.num_columns() => pos,
+            _ => {
                 return Err(Error::BadRequest(format!(
                     "no value bound for parameter {id} ({} bound)",
                     batch.num_columns()
@@ -257,6 +262,15 @@ mod tests {
         .expect("batch");
         let bound = bind(p.clone(), Some(&batch)).expect("bind");
         assert!(format!("{bound}").contains("Int64(1)"), "{bound}");
+
+        // Columns named "0", "1" (ADBC) bind by position, not "1" to $1.
+        let batch = RecordBatch::try_from_iter([
+            ("0", Arc::new(Int64Array::from(vec![2])) as _),
+            ("1", Arc::new(StringArray::from(vec!["zzz"])) as _),
+        ])
+        .expect("batch");
+        let bound = bind(p.clone(), Some(&batch)).expect("bind");
+        assert!(format!("{bound}").contains("Int64(2)"), "{bound}");
 
         // Missing parameters and bad values are the client's errors.
         assert!(matches!(bind(p.clone(), None), Err(Error::BadRequest(_))));

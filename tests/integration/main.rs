@@ -7,6 +7,8 @@
 mod binlog;
 mod common;
 mod db_server;
+mod flight;
+mod flight_clients;
 mod ingest;
 mod loading;
 mod workload;
