@@ -6,10 +6,14 @@ SCALE ?= 0.01
 RATE ?= 200
 DURATION ?= 30s
 
-.PHONY: deps build test test-fast lint fmt demo db-start db-stop bench-load clean-state
+.PHONY: clients deps build test test-fast lint fmt demo db-start db-stop bench-load clean-state
 
 deps:
 	@bash scripts/deps.sh
+
+# The Flight SQL clients the integration tests drive (pinned, cached under ~/.cache/finlake).
+clients: deps
+	@bash scripts/clients.sh
 
 build: deps
 	$(CARGO) build --locked
@@ -17,7 +21,7 @@ build: deps
 ## Everything CI runs: unit tests, SQL and integration tests against a real MariaDB.
 ## The integration tests start a private MariaDB under $(TEST_STATE); it is stopped afterwards.
 TEST_STATE := $(CARGO_TARGET_DIR)/tmp/finlake-test-state
-test: deps
+test: deps clients
 	@set +e; $(CARGO) test --locked --no-fail-fast -- --test-threads=2; rc=$$?; \
 	  if [ -x $(CARGO_TARGET_DIR)/debug/finlake ]; then \
 	    $(CARGO_TARGET_DIR)/debug/finlake --state-dir $(TEST_STATE) db stop >/dev/null || true; fi; \

@@ -14,7 +14,7 @@ CACHE=${FINLAKE_CLIENTS_DIR:-$HOME/.cache/finlake}
 
 # Pins.
 ARROW_FLIGHT_VERSION=$(awk '/^name = "arrow-flight"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")
-JDBC_VERSION=19.0.0
+JDBC_VERSION=18.3.0
 PY_PINS=(
   adbc-driver-manager==1.13.0
   adbc-driver-flightsql==1.13.0
@@ -22,6 +22,7 @@ PY_PINS=(
   sqlalchemy==1.4.54
   pyarrow==26.0.1
   protobuf==7.36.2
+  pandas==2.3.3
 )
 
 fail() {

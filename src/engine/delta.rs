@@ -770,7 +770,7 @@ impl QueryEngine for DeltaEngine {
             let label = f.documentation().map_or("", |d| d.doc_section.label);
             lists[function_category(label)].push(name.to_ascii_uppercase());
         }
-        for (name, _) in self.base.aggregate_functions() {
+        for name in self.base.aggregate_functions().keys() {
             lists[3].push(name.to_ascii_uppercase());
         }
         for l in &mut lists {

@@ -225,7 +225,7 @@ async fn strings_are_plain_utf8() {
         let b: Vec<RecordBatch> = result.stream.try_collect().await.expect("rows");
         for batch in b {
             assert_eq!(batch.schema(), planned.schema);
-            assert!(batch.column(0).len() > 0);
+            assert!(!batch.column(0).is_empty());
         }
     }
 }

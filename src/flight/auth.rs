@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use futures::FutureExt as _;
 use hmac::{Hmac, KeyInit, Mac};
 use prost::Message as _;
@@ -113,8 +113,9 @@ impl Authenticator {
 
     /// Checks `Basic <base64(user:password)>`; returns the user.
     pub fn check_basic(&self, encoded: &str) -> Result<String, Status> {
-        let raw = STANDARD
-            .decode(encoded.trim())
+        // Padded or not (Go's Flight client sends unpadded base64).
+        let raw = STANDARD_NO_PAD
+            .decode(encoded.trim().trim_end_matches('='))
             .map_err(|_| Status::unauthenticated("malformed basic credentials"))?;
         let text = String::from_utf8(raw)
             .map_err(|_| Status::unauthenticated("malformed basic credentials"))?;
@@ -322,7 +323,11 @@ mod tests {
 
     #[test]
     fn basic_then_bearer() {
+        use base64::engine::general_purpose::STANDARD;
         let a = auth();
+        // Unpadded base64 (Go clients) works too.
+        let unpadded = STANDARD_NO_PAD.encode("ana:s3cret");
+        a.check_header(Some(&format!("Basic {unpadded}"))).expect("unpadded");
         let basic = STANDARD.encode("ana:s3cret");
         let token = a
             .handshake(Some(&format!("Basic {basic}")), b"")
@@ -341,6 +346,7 @@ mod tests {
 
     #[test]
     fn refusals() {
+        use base64::engine::general_purpose::STANDARD;
         let a = auth();
         let wrong = STANDARD.encode("ana:nope");
         assert!(a.handshake(Some(&format!("Basic {wrong}")), b"").is_err());

@@ -139,6 +139,12 @@ impl FinlakeFlightSql {
         descriptor: FlightDescriptor,
     ) -> Result<Response<FlightInfo>, Status> {
         let planned = self.engine.plan(&handle.statement).await.map_err(status)?;
+        if handle.statement.params.is_none() && !planned.parameters.fields().is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "the statement has {} parameter(s): bind them before executing it",
+                planned.parameters.fields().len()
+            )));
+        }
         let ticket = QueryHandle::new(handle.statement, Some(planned.versions))
             .encode()
             .map_err(bad_handle)?;
@@ -269,7 +275,7 @@ impl FlightSqlService for FinlakeFlightSql {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -296,7 +302,7 @@ impl FlightSqlService for FinlakeFlightSql {
         query: CommandGetTableTypes,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -346,7 +352,7 @@ impl FlightSqlService for FinlakeFlightSql {
         query: CommandGetXdbcTypeInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder(&self.xdbc).schema();
+        let schema = query.into_builder(&self.xdbc).schema();
         metadata_info(&schema, query, request.into_inner())
     }
 

@@ -135,7 +135,7 @@ pub async fn run(
     let (tx, rx) = watch::channel(false);
     let tx = Arc::new(tx);
     let flight_task = {
-        let engine: Arc<dyn QueryEngine> = engine.clone();
+        let engine: Arc<dyn QueryEngine> = Arc::<DeltaEngine>::clone(&engine);
         let metrics = ops.engine.metrics_handle();
         let cfg = args.flight.clone();
         let rx = rx.clone();

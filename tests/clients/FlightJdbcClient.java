@@ -93,7 +93,11 @@ public final class FlightJdbcClient {
                 ps.executeUpdate();
                 System.out.println("update=accepted");
             } catch (SQLException e) {
-                System.out.println("update=refused " + (e.getMessage().contains("read-only") ? "read-only" : e.getMessage()));
+                StringBuilder chain = new StringBuilder();
+                for (Throwable t = e; t != null; t = t.getCause()) {
+                    chain.append(t.getMessage()).append(" | ");
+                }
+                System.out.println("update=refused " + (chain.indexOf("read-only") >= 0 ? "read-only" : chain.toString()));
             }
         }
     }

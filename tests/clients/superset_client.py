@@ -4,6 +4,7 @@ Usage: superset_client.py HOST:PORT USER PASSWORD"""
 import json
 import sys
 
+import flightsql.sqlalchemy  # noqa: F401  registers the datafusion+flightsql:// name
 from sqlalchemy import create_engine, inspect, text
 
 addr, user, password = sys.argv[1:4]

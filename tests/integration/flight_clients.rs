@@ -56,8 +56,14 @@ async fn fixture() -> &'static Fixture {
         let _ = std::fs::remove_dir_all(&lake);
         let lake_uri = lake.to_str().expect("utf8").to_owned();
         let env = serve_env(&url, &lake_uri);
-        ok(finlake(&["datagen", "--scale", "0.001", "--seed", "21"], &env));
-        ok(finlake(&["ingest", "--until-caught-up", "--server-id", "7301"], &env));
+        ok(finlake(
+            &["datagen", "--scale", "0.001", "--seed", "21"],
+            &env,
+        ));
+        ok(finlake(
+            &["ingest", "--until-caught-up", "--server-id", "7301"],
+            &env,
+        ));
         let counts = counts(&url).await;
         Fixture { url, lake, counts }
     })
@@ -107,10 +113,20 @@ async fn arrow_rs_flight_sql_client() {
     let schemas = cli(&["db-schemas", "finlake"]);
     assert!(schemas.contains("bronze"), "{schemas}");
     let tables = cli(&["tables", "finlake", "--db-schema-filter", "bronze"]);
-    for t in ["users", "cards", "transactions", "fraud_labels", "mcc_codes", "transactions__changes"] {
+    for t in [
+        "users",
+        "cards",
+        "transactions",
+        "fraud_labels",
+        "mcc_codes",
+        "transactions__changes",
+    ] {
         assert!(tables.contains(&format!(" {t} ")), "{t} missing:\n{tables}");
     }
-    let n = cell(&cli(&["statement-query", "select count(*) as n from bronze.transactions"]));
+    let n = cell(&cli(&[
+        "statement-query",
+        "select count(*) as n from bronze.transactions",
+    ]));
     assert_eq!(n, f.count("transactions"));
     let n = cell(&cli(&[
         "prepared-statement-query",
@@ -141,7 +157,9 @@ fn python() -> PathBuf {
 }
 
 fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(name)
 }
 
 fn json(out: &str) -> serde_json::Value {
@@ -154,12 +172,18 @@ async fn python_adbc_dbapi_and_get_objects() {
     let f = fixture().await;
     let py = python();
     let server = f.serve();
-    let out = run(Command::new(py)
-        .arg(script("adbc_client.py"))
-        .args([&server.flight.to_string(), USER, PASSWORD]));
+    let out = run(Command::new(py).arg(script("adbc_client.py")).args([
+        &server.flight.to_string(),
+        USER,
+        PASSWORD,
+    ]));
     let v = json(&out);
     assert_eq!(v["users"].as_u64(), Some(f.count("users")), "{v}");
-    assert_eq!(v["transactions"].as_u64(), Some(f.count("transactions")), "{v}");
+    assert_eq!(
+        v["transactions"].as_u64(),
+        Some(f.count("transactions")),
+        "{v}"
+    );
     assert_eq!(v["param_count"].as_u64(), Some(f.count("users")), "{v}");
     assert_eq!(v["catalogs"], serde_json::json!(["finlake"]), "{v}");
     let tables: Vec<&str> = v["bronze_tables"]
@@ -168,10 +192,19 @@ async fn python_adbc_dbapi_and_get_objects() {
         .iter()
         .filter_map(|t| t.as_str())
         .collect();
-    for t in ["users", "cards", "transactions", "fraud_labels", "mcc_codes"] {
+    for t in [
+        "users",
+        "cards",
+        "transactions",
+        "fraud_labels",
+        "mcc_codes",
+    ] {
         assert!(tables.contains(&t), "{t}: {v}");
     }
-    assert!(v["users_columns"].as_array().is_some_and(|c| c.len() >= 14), "{v}");
+    assert!(
+        v["users_columns"].as_array().is_some_and(|c| c.len() >= 14),
+        "{v}"
+    );
     assert_eq!(v["amount_type"].as_str(), Some("decimal128(12, 2)"), "{v}");
     assert_eq!(v["city_type"].as_str(), Some("string"), "{v}");
 }
@@ -181,9 +214,11 @@ async fn superset_sqlalchemy_dialect() {
     let f = fixture().await;
     let py = python();
     let server = f.serve();
-    let out = run(Command::new(py)
-        .arg(script("superset_client.py"))
-        .args([&server.flight.to_string(), USER, PASSWORD]));
+    let out = run(Command::new(py).arg(script("superset_client.py")).args([
+        &server.flight.to_string(),
+        USER,
+        PASSWORD,
+    ]));
     let v = json(&out);
     let schemas: Vec<&str> = v["schemas"]
         .as_array()
@@ -198,7 +233,10 @@ async fn superset_sqlalchemy_dialect() {
         .iter()
         .filter_map(|s| s.as_str())
         .collect();
-    assert!(tables.contains(&"transactions") && tables.contains(&"users"), "{v}");
+    assert!(
+        tables.contains(&"transactions") && tables.contains(&"users"),
+        "{v}"
+    );
     let columns: Vec<&str> = v["columns"]
         .as_array()
         .expect("columns")
@@ -259,10 +297,17 @@ async fn jdbc_driver_like_dbeaver() {
     assert_eq!(get("catalogs"), "finlake", "{out}");
     assert!(get("schemas").split(',').any(|s| s == "bronze"), "{out}");
     let tables = get("tables");
-    for t in ["bronze.users:TABLE", "bronze.transactions:TABLE", "bronze.cards:TABLE"] {
+    for t in [
+        "bronze.users:TABLE",
+        "bronze.transactions:TABLE",
+        "bronze.cards:TABLE",
+    ] {
         assert!(tables.split(',').any(|x| x == t), "{t}: {out}");
     }
-    assert!(get("columns.transactions").contains("amount:DECIMAL"), "{out}");
+    assert!(
+        get("columns.transactions").contains("amount:DECIMAL"),
+        "{out}"
+    );
     assert!(get("columns.users").starts_with("id:"), "{out}");
     assert_eq!(get("pk.users"), "id", "{out}");
     assert_eq!(get("pk.transactions"), "id", "{out}");
