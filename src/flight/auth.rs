@@ -327,7 +327,8 @@ mod tests {
         let a = auth();
         // Unpadded base64 (Go clients) works too.
         let unpadded = STANDARD_NO_PAD.encode("ana:s3cret");
-        a.check_header(Some(&format!("Basic {unpadded}"))).expect("unpadded");
+        a.check_header(Some(&format!("Basic {unpadded}")))
+            .expect("unpadded");
         let basic = STANDARD.encode("ana:s3cret");
         let token = a
             .handshake(Some(&format!("Basic {basic}")), b"")
