@@ -627,6 +627,7 @@ impl Drop for Finish {
     fn drop(&mut self) {
         if !self.done {
             // The client went away (or cancelled): dropping `inner` stops the execution.
+            Metrics::inc(&self.metrics.cancelled);
             self.end("cancelled");
         }
     }

@@ -14,6 +14,8 @@ const BUCKETS: [f64; 12] = [
 pub struct Metrics {
     pub queries: AtomicU64,
     pub query_errors: AtomicU64,
+    /// Queries whose client went away before the last batch.
+    pub cancelled: AtomicU64,
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
     pub rows: AtomicU64,
@@ -49,6 +51,11 @@ impl Metrics {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let counters = [
             ("finlake_queries_total", "Queries started.", &self.queries),
+            (
+                "finlake_queries_cancelled_total",
+                "Queries whose client closed the stream before the end.",
+                &self.cancelled,
+            ),
             (
                 "finlake_query_errors_total",
                 "Queries that failed.",

@@ -555,7 +555,7 @@ async fn unauthenticated_and_bad_requests_are_refused_and_the_server_keeps_servi
         text(&out)
     );
 
-    let server = Server::start(&["--no-ingest"], &env);
+    let server = Server::start(&["--no-ingest", "--flight-statement-timeout", "3s"], &env);
     let (code, body) = server.get("/health");
     assert_eq!(
         (code, body.contains("\"ingest\":\"disabled\"")),
@@ -628,6 +628,43 @@ async fn unauthenticated_and_bad_requests_are_refused_and_the_server_keeps_servi
         .await
         .expect_err("unbound parameter");
     assert!(e.to_string().contains("parameter"), "{e}");
+
+    // A client that drops a running query's stream cancels it; a query that runs too long
+    // is stopped by the statement timeout.
+    let endless = "select * from generate_series(1, 100000000000)";
+    let info = c.execute(endless.into(), None).await.expect("plan");
+    let ticket = info.endpoint[0].ticket.clone().expect("ticket");
+    {
+        let mut stream = c.do_get(ticket.clone()).await.expect("do_get");
+        use futures::StreamExt as _;
+        assert!(
+            stream.next().await.is_some_and(|b| b.is_ok()),
+            "first batch"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, m) = server.get("/metrics");
+        let n = m
+            .lines()
+            .find_map(|l| l.strip_prefix("finlake_queries_cancelled_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if n >= 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dropped query was not cancelled:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = Instant::now();
+    let drained: Result<Vec<RecordBatch>, _> =
+        c.do_get(ticket).await.expect("do_get").try_collect().await;
+    let e = drained.expect_err("statement timeout");
+    assert!(has_code(&e, tonic::Code::DeadlineExceeded), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(30));
 
     // Still serving, with the right answer.
     let users = counts(&url).await[0].1 as i64;
