@@ -6,10 +6,14 @@ SCALE ?= 0.01
 RATE ?= 200
 DURATION ?= 30s
 
-.PHONY: deps build test test-fast lint fmt demo db-start db-stop bench-load clean-state stack-up stack-down stack-status
+.PHONY: clients deps build test test-fast lint fmt demo db-start db-stop bench-load clean-state stack-up stack-down stack-status
 
 deps:
 	@bash scripts/deps.sh
+
+# The Flight SQL clients the integration tests drive (pinned, cached under ~/.cache/finlake).
+clients: deps
+	@bash scripts/clients.sh
 
 build: deps
 	$(CARGO) build --locked
@@ -19,7 +23,7 @@ build: deps
 TEST_STATE := $(CARGO_TARGET_DIR)/tmp/finlake-test-state
 ## The scale-out tests start the native stack (Kafka, Connect + Debezium, MinIO) under $(TEST_STACK).
 TEST_STACK := $(CARGO_TARGET_DIR)/tmp/finlake-stack
-test: deps
+test: deps clients
 	bash infra/local/stack.sh install
 	@set +e; $(CARGO) test --locked --no-fail-fast -- --test-threads=2; rc=$$?; \
 	  if [ -x $(CARGO_TARGET_DIR)/debug/finlake ]; then \

@@ -34,6 +34,8 @@ pub enum Error {
     Pipeline(#[from] pipeline::Error),
     #[error(transparent)]
     Kafka(Box<kafka::Error>),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::Error),
     #[error("{0}")]
     Usage(String),
 }
@@ -200,6 +202,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Capture source changes into the lake's bronze tables, exactly once.
     Ingest(IngestArgs),
+    /// Serve the lake over Arrow Flight SQL, with the ingestion loop in the background.
+    Serve(Box<crate::serve::ServeArgs>),
     /// Compare source and lake table by table; exits 1 on any difference.
     Verify {
         #[command(flatten)]
@@ -309,6 +313,23 @@ pub struct IngestArgs {
     pub ingest_source: IngestSource,
     #[command(flatten)]
     pub kafka: KafkaSettings,
+}
+
+impl IngestArgs {
+    /// The binlog loop's configuration (shared by `ingest` and `serve`).
+    pub fn ingest_config(&self, source_url: String) -> IngestConfig {
+        IngestConfig {
+            source_url,
+            tables: self.tables.clone(),
+            server_id: self.server_id,
+            app_id: "finlake-binlog".into(),
+            max_batch_events: self.max_batch_events,
+            max_wait: self.max_wait,
+            until_caught_up: self.until_caught_up,
+            resnapshot: self.resnapshot,
+            status_interval: self.status_interval,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -564,17 +585,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let cfg = IngestConfig {
-                source_url: url,
-                tables: args.tables,
-                server_id: args.server_id,
-                app_id: "finlake-binlog".into(),
-                max_batch_events: args.max_batch_events,
-                max_wait: args.max_wait,
-                until_caught_up: args.until_caught_up,
-                resnapshot: args.resnapshot,
-                status_interval: args.status_interval,
-            };
+            let cfg = args.ingest_config(url);
             let report = pipeline::run(&cfg, &lake, &masker, shutdown_signal()).await?;
             println!(
                 "applied {} events in {} batches ({} table commits, {} dead letters) in {:.1} s; position {}",
@@ -588,6 +599,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     .map_or("none".into(), |p| format!("{}:{}", p.file, p.pos))
             );
         }
+        Command::Serve(args) => crate::serve::run(*args, source, shutdown_signal()).await?,
         Command::Verify { lake, tables } => {
             let url = source.cdc_url()?;
             let lake = Lake::open(&lake.lake_uri, lake.storage_options().into_iter().collect())

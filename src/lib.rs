@@ -10,13 +10,19 @@
 //! - [`ingest`]: change events and the apply semantics shared by every CDC source;
 //! - [`lake`]: bronze Delta tables written exactly once;
 //! - [`pipeline`]: the ingestion loop (source -> masking -> lake), [`verify`]: source vs lake;
+//! - [`engine`]: DataFusion over the lake's live Delta tables, behind a `QueryEngine` trait;
+//! - [`flight`]: the Arrow Flight SQL server over any engine;
+//! - [`serve`]: `finlake serve`, ingestion and Flight SQL in one process;
 //! - [`cli`]: the command line and its configuration blocks.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod data;
+pub mod engine;
+pub mod flight;
 pub mod ingest;
 pub mod lake;
 pub mod pipeline;
+pub mod serve;
 pub mod source;
 pub mod verify;

@@ -9,6 +9,8 @@ mod common;
 mod compose;
 mod db_server;
 mod faults;
+mod flight;
+mod flight_clients;
 mod ingest;
 mod ingest_props;
 mod loading;

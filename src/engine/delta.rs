@@ -1,0 +1,807 @@
+//! [`DeltaEngine`]: DataFusion over the lake's Delta tables.
+//!
+//! Every query gets its own catalog (`finlake`, one schema per layer) holding a provider per
+//! table: the tables the query reads are refreshed to their latest commit first (or loaded at
+//! the versions a ticket pinned), the others are taken at their last known snapshot. The base
+//! [`SessionState`] (configuration, functions, optimizer rules, object stores) is shared; a
+//! later optimizer rule (reflections) goes into [`EngineOptions::optimizer_rules`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::information_schema::{INFORMATION_SCHEMA, InformationSchemaProvider};
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    MemorySchemaProvider, SchemaProvider,
+};
+use datafusion::common::TableReference;
+use datafusion::execution::context::{SQLOptions, SessionState};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::OptimizerRule;
+use datafusion::physical_plan::execute_stream;
+use datafusion::prelude::SessionConfig;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use deltalake::Path;
+use deltalake::logstore::object_store::ObjectStore;
+use futures::stream::{BoxStream, StreamExt};
+use futures::{Stream, future};
+use tracing::{Instrument, Span, debug, info, info_span, warn};
+use url::Url;
+
+use super::cache::{self, CacheKey, ResultCache};
+use super::keys::KeyCatalog;
+use super::metrics::Metrics;
+use super::params;
+use super::plain::{plain_schema, to_schema};
+use super::tables::{LakeTable, Snap, TableId, list_layer};
+use super::{
+    Error, Planned, QueryEngine, Result, ResultStream, SqlFunctions, Statement, TableInfo,
+    TableKind, Versions,
+};
+use crate::lake::Lake;
+
+/// How the engine is set up.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub catalog: String,
+    /// Lake layers served as schemas (directories under the lake root). The first is the
+    /// default schema and always exists.
+    pub layers: Vec<String>,
+    /// How often the background task looks for new tables and refreshes every table.
+    pub refresh_interval: Duration,
+    /// Longest a statement may run, planning to last batch. `None`: no limit.
+    pub statement_timeout: Option<Duration>,
+    /// Result cache capacity in bytes (0 disables it) and the largest result it keeps.
+    pub cache_bytes: u64,
+    pub cache_entry_bytes: usize,
+    pub keys: KeyCatalog,
+    /// Extra logical optimizer rules, run after DataFusion's.
+    pub optimizer_rules: Vec<Arc<dyn OptimizerRule + Send + Sync>>,
+    /// Extra DataFusion settings (`datafusion.*` keys).
+    pub settings: Vec<(String, String)>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            catalog: "finlake".into(),
+            layers: vec!["bronze".into(), "silver".into(), "gold".into()],
+            refresh_interval: Duration::from_secs(2),
+            statement_timeout: Some(Duration::from_secs(300)),
+            cache_bytes: 256 << 20,
+            cache_entry_bytes: 16 << 20,
+            keys: KeyCatalog::from_source_ddl(),
+            optimizer_rules: Vec::new(),
+            settings: Vec::new(),
+        }
+    }
+}
+
+/// A parsed, planned statement with the snapshot it was planned against.
+struct Prepared {
+    state: SessionState,
+    plan: LogicalPlan,
+    versions: Versions,
+    reads_information_schema: bool,
+}
+
+/// DataFusion over the lake's Delta tables. See the module documentation.
+pub struct DeltaEngine {
+    opts: EngineOptions,
+    root: Url,
+    storage_options: HashMap<String, String>,
+    store: Arc<dyn ObjectStore>,
+    root_path: Path,
+    base: SessionState,
+    tables: RwLock<BTreeMap<TableId, Arc<LakeTable>>>,
+    discovered: tokio::sync::Mutex<Option<Instant>>,
+    cache: ResultCache,
+    metrics: Arc<Metrics>,
+    next_query: AtomicU64,
+}
+
+impl std::fmt::Debug for DeltaEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeltaEngine")
+            .field("root", &self.root.as_str())
+            .field("catalog", &self.opts.catalog)
+            .field("tables", &self.table_ids())
+            .finish_non_exhaustive()
+    }
+}
+
+fn base_state(opts: &EngineOptions) -> Result<SessionState> {
+    let default_schema = opts.layers.first().map_or("bronze", String::as_str);
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(&opts.catalog, default_schema)
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(true)
+        // Plain strings, which every Flight SQL client reads (view types are also cast at
+        // the boundary, see `plain`).
+        .set_bool(
+            "datafusion.execution.parquet.schema_force_view_types",
+            false,
+        )
+        .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
+        // delta-rs' workaround for a hash-join dynamic filter panic on dictionary keys.
+        .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
+        .set_usize(
+            "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
+            0,
+        );
+    for (k, v) in &opts.settings {
+        config.options_mut().set(k, v)?;
+    }
+    let runtime = RuntimeEnvBuilder::new().build_arc()?;
+    let mut builder = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .with_runtime_env(runtime);
+    for rule in &opts.optimizer_rules {
+        builder = builder.with_optimizer_rule(Arc::clone(rule));
+    }
+    Ok(builder.build())
+}
+
+/// Where a table reference points.
+enum Target {
+    Lake(TableId),
+    InformationSchema,
+    Other,
+}
+
+/// Rejects anything but queries (and EXPLAIN / SHOW) before planning, with a clear error.
+fn check_read_only(statement: &DfStatement) -> Result<()> {
+    let kind = || {
+        statement
+            .to_string()
+            .split_whitespace()
+            .next()
+            .unwrap_or("this")
+            .to_ascii_uppercase()
+    };
+    match statement {
+        DfStatement::Statement(s) => match s.as_ref() {
+            SqlStatement::Query(_)
+            | SqlStatement::Explain { .. }
+            | SqlStatement::ExplainTable { .. }
+            | SqlStatement::ShowTables { .. }
+            | SqlStatement::ShowColumns { .. }
+            | SqlStatement::ShowFunctions { .. }
+            | SqlStatement::ShowVariable { .. } => Ok(()),
+            _ => Err(Error::ReadOnly(kind())),
+        },
+        DfStatement::Explain(_) => Ok(()),
+        DfStatement::CreateExternalTable(_) | DfStatement::CopyTo(_) => {
+            Err(Error::ReadOnly(kind()))
+        }
+        DfStatement::Reset(_) => Err(Error::BadRequest(
+            "RESET is not supported: every query runs in its own session".into(),
+        )),
+    }
+}
+
+impl DeltaEngine {
+    /// An engine over `lake`; discovers the tables present now.
+    pub async fn open(lake: &Lake, opts: EngineOptions) -> Result<Arc<Self>> {
+        let root = lake.root().clone();
+        let storage_options = lake.storage_options().clone();
+        let store = deltalake::logstore::store_for(&root, storage_options.clone())?;
+        // delta-rs prefixes the store with the URL's path: list from its root.
+        let root_path = Path::default();
+        let base = base_state(&opts)?;
+        let engine = Arc::new(Self {
+            cache: ResultCache::new(opts.cache_bytes, opts.cache_entry_bytes),
+            opts,
+            root,
+            storage_options,
+            store,
+            root_path,
+            base,
+            tables: RwLock::new(BTreeMap::new()),
+            discovered: tokio::sync::Mutex::new(None),
+            metrics: Arc::new(Metrics::default()),
+            next_query: AtomicU64::new(1),
+        });
+        engine.discover(Duration::ZERO).await?;
+        Ok(engine)
+    }
+
+    /// The base session state (for extensions: it holds the functions, settings and rules
+    /// every query starts from).
+    pub fn base_state(&self) -> &SessionState {
+        &self.base
+    }
+
+    fn table_ids(&self) -> Vec<TableId> {
+        self.read_tables().keys().cloned().collect()
+    }
+
+    fn read_tables(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<TableId, Arc<LakeTable>>> {
+        match self.tables.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn table(&self, id: &TableId) -> Option<Arc<LakeTable>> {
+        self.read_tables().get(id).cloned()
+    }
+
+    /// Result cache use: (entries, bytes).
+    pub fn cache_usage(&self) -> (u64, u64) {
+        self.cache.usage()
+    }
+
+    /// Looks for tables under each layer unless that was done less than `min_age` ago.
+    /// Tables whose directory disappeared are dropped from the catalog.
+    pub async fn discover(&self, min_age: Duration) -> Result<()> {
+        let mut last = self.discovered.lock().await;
+        if last.is_some_and(|t| t.elapsed() < min_age) {
+            return Ok(());
+        }
+        let mut found = BTreeSet::new();
+        for layer in &self.opts.layers {
+            for name in list_layer(self.store.as_ref(), &self.root_path, layer).await? {
+                found.insert(TableId::new(layer.clone(), name));
+            }
+        }
+        for id in &found {
+            if self.table(id).is_none() {
+                self.open_table(id).await?;
+            }
+        }
+        {
+            let mut tables = match self.tables.write() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            tables.retain(|id, _| {
+                let keep = found.contains(id);
+                if !keep {
+                    info!(table = %id, "table gone");
+                }
+                keep
+            });
+        }
+        *last = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Registers one table if it exists now (a query named it before discovery saw it).
+    async fn register(&self, id: &TableId) -> Result<()> {
+        let plain_name = !id.name.is_empty()
+            && id
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !plain_name || !self.opts.layers.contains(&id.schema) {
+            return Ok(());
+        }
+        let log = self
+            .root_path
+            .clone()
+            .join(id.schema.as_str())
+            .join(id.name.as_str())
+            .join("_delta_log");
+        match self.store.list_with_delimiter(Some(&log)).await {
+            Ok(l) if !l.objects.is_empty() => {}
+            Ok(_) | Err(deltalake::ObjectStoreError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        self.open_table(id).await
+    }
+
+    async fn open_table(&self, id: &TableId) -> Result<()> {
+        let url = self
+            .root
+            .join(&format!("{}/{}/", id.schema, id.name))
+            .map_err(|e| Error::BadRequest(format!("table {id}: {e}")))?;
+        match LakeTable::open(id.clone(), url, self.storage_options.clone(), &self.base).await {
+            Ok(Some(t)) => {
+                let mut tables = match self.tables.write() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                if !tables.contains_key(id) {
+                    info!(table = %id, version = t.current().version, "table registered");
+                    tables.insert(id.clone(), Arc::new(t));
+                }
+            }
+            Ok(None) => debug!(table = %id, "table has no commit yet"),
+            Err(e) => warn!(table = %id, error = %e, "table cannot be opened yet"),
+        }
+        Ok(())
+    }
+
+    /// Discovers new tables and refreshes every table, every `refresh_interval`, until the
+    /// returned task is aborted. Queries refresh the tables they read anyway; this keeps
+    /// metadata and metrics current and new tables listed.
+    pub fn spawn_refresher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(engine.opts.refresh_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = engine.discover(Duration::ZERO).await {
+                    warn!(error = %e, "table discovery failed");
+                }
+                let tables: Vec<Arc<LakeTable>> = engine.read_tables().values().cloned().collect();
+                for t in tables {
+                    if let Err(e) = t.latest(&engine.base).await {
+                        warn!(table = %t.id, error = %e, "refresh failed");
+                    }
+                }
+            }
+        })
+    }
+
+    fn target(&self, r: &TableReference) -> Target {
+        let default_schema = self.opts.layers.first().map_or("bronze", String::as_str);
+        let (catalog, schema, table) = match r {
+            TableReference::Bare { table } => (None, default_schema, table.as_ref()),
+            TableReference::Partial { schema, table } => (None, schema.as_ref(), table.as_ref()),
+            TableReference::Full {
+                catalog,
+                schema,
+                table,
+            } => (Some(catalog.as_ref()), schema.as_ref(), table.as_ref()),
+        };
+        if catalog.is_some_and(|c| c != self.opts.catalog) {
+            return Target::Other;
+        }
+        if schema == INFORMATION_SCHEMA {
+            return Target::InformationSchema;
+        }
+        Target::Lake(TableId::new(schema, table))
+    }
+
+    /// A state whose catalog holds `chosen` snapshots and every other table's current one.
+    fn query_state(&self, chosen: &BTreeMap<TableId, Arc<Snap>>) -> Result<SessionState> {
+        let catalog = MemoryCatalogProvider::new();
+        let mut schemas: BTreeMap<&str, Arc<MemorySchemaProvider>> = BTreeMap::new();
+        if let Some(first) = self.opts.layers.first() {
+            schemas.insert(first, Arc::new(MemorySchemaProvider::new()));
+        }
+        let tables = self.read_tables();
+        for (id, t) in tables.iter() {
+            let snap = chosen.get(id).cloned().unwrap_or_else(|| t.current());
+            let schema = schemas
+                .entry(id.schema.as_str())
+                .or_insert_with(|| Arc::new(MemorySchemaProvider::new()));
+            schema.register_table(id.name.clone(), Arc::clone(&snap.provider))?;
+        }
+        for (name, schema) in schemas {
+            catalog.register_schema(name, schema)?;
+        }
+        drop(tables);
+        let list = MemoryCatalogProviderList::new();
+        list.register_catalog(self.opts.catalog.clone(), Arc::new(catalog));
+        let mut state = self.base.clone();
+        state.register_catalog_list(Arc::new(list));
+        Ok(state)
+    }
+
+    /// Parses, checks, snapshots and plans a statement (parameters not bound yet).
+    async fn prepare(&self, sql: &str, at: Option<&Versions>) -> Result<Prepared> {
+        let sql = params::number_placeholders(sql);
+        let dialect = self.base.config().options().sql_parser.dialect;
+        let statement = self
+            .base
+            .sql_to_statement(&sql, &dialect)
+            .map_err(|e| Error::BadRequest(e.to_string()))?;
+        check_read_only(&statement)?;
+        let mut ids = BTreeSet::new();
+        let mut reads_information_schema = false;
+        for r in self.base.resolve_table_references(&statement)? {
+            match self.target(&r) {
+                Target::Lake(id) => {
+                    ids.insert(id);
+                }
+                Target::InformationSchema => reads_information_schema = true,
+                Target::Other => {}
+            }
+        }
+        for id in &ids {
+            if self.table(id).is_none() {
+                // Perhaps created since the last discovery.
+                self.register(id).await?;
+            }
+        }
+        let reads: Vec<Arc<LakeTable>> = ids.iter().filter_map(|id| self.table(id)).collect();
+        let snaps = future::try_join_all(reads.iter().map(|t| {
+            let pinned = at.and_then(|v| v.get(&t.id.to_string())).copied();
+            async move {
+                let snap = match pinned {
+                    Some(v) => t.at(v, &self.base).await?,
+                    None => t.latest(&self.base).await?,
+                };
+                Ok::<_, Error>((t.id.clone(), snap))
+            }
+        }))
+        .await?;
+        let chosen: BTreeMap<TableId, Arc<Snap>> = snaps.into_iter().collect();
+        let versions: Versions = chosen
+            .iter()
+            .map(|(id, s)| (id.to_string(), s.version))
+            .collect();
+        let state = self.query_state(&chosen)?;
+        let kind = statement.to_string();
+        let plan = state.statement_to_plan(statement).await?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|_| {
+                Error::ReadOnly(
+                    kind.split_whitespace()
+                        .next()
+                        .unwrap_or("this")
+                        .to_ascii_uppercase(),
+                )
+            })?;
+        Ok(Prepared {
+            state,
+            plan,
+            versions,
+            reads_information_schema,
+        })
+    }
+
+    async fn run(
+        &self,
+        statement: &Statement,
+        at: Option<&Versions>,
+        span: Span,
+        started: Instant,
+    ) -> Result<ResultStream> {
+        let p = self.prepare(&statement.sql, at).await?;
+        let plan = params::bind(p.plan, statement.params.as_ref())?;
+        let schema = plain_schema(plan.schema().as_arrow());
+        let key = (self.cache.enabled() && cache::cacheable(&plan, p.reads_information_schema))
+            .then(|| -> Result<CacheKey> {
+                Ok(CacheKey {
+                    sql: statement.sql.clone(),
+                    params: match &statement.params {
+                        Some(b) => params::encode_batch(b)?,
+                        None => Vec::new(),
+                    },
+                    versions: p.versions.clone(),
+                })
+            })
+            .transpose()?;
+        if let Some(k) = &key {
+            if let Some(hit) = self.cache.get(k).await {
+                Metrics::inc(&self.metrics.cache_hits);
+                let batches: Vec<Result<RecordBatch>> =
+                    hit.batches.iter().cloned().map(Ok).collect();
+                return Ok(self.finish(
+                    Arc::clone(&hit.schema),
+                    p.versions,
+                    true,
+                    futures::stream::iter(batches).boxed(),
+                    span,
+                    started,
+                ));
+            }
+            Metrics::inc(&self.metrics.cache_misses);
+        }
+        let physical = p.state.create_physical_plan(&plan).await?;
+        let target = Arc::clone(&schema);
+        let stream = execute_stream(physical, p.state.task_ctx())?
+            .map(move |b| Ok(to_schema(&b?, &target)?));
+        let stream = match key {
+            Some(k) => self
+                .cache
+                .tee(k, Arc::clone(&schema), stream.boxed())
+                .boxed(),
+            None => stream.boxed(),
+        };
+        Ok(self.finish(schema, p.versions, false, stream, span, started))
+    }
+
+    fn finish(
+        &self,
+        schema: SchemaRef,
+        versions: Versions,
+        cached: bool,
+        stream: BoxStream<'static, Result<RecordBatch>>,
+        span: Span,
+        started: Instant,
+    ) -> ResultStream {
+        let deadline = self
+            .opts
+            .statement_timeout
+            .map(|t| (t, Box::pin(tokio::time::sleep_until((started + t).into()))));
+        ResultStream {
+            schema,
+            versions: versions.clone(),
+            cached,
+            stream: Finish {
+                inner: stream,
+                deadline,
+                span,
+                started,
+                rows: 0,
+                batches: 0,
+                done: false,
+                cached,
+                metrics: Arc::clone(&self.metrics),
+            }
+            .boxed(),
+        }
+    }
+}
+
+/// The end of every result stream: the statement deadline, metrics, and the query's log line.
+struct Finish {
+    inner: BoxStream<'static, Result<RecordBatch>>,
+    deadline: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
+    span: Span,
+    started: Instant,
+    rows: u64,
+    batches: u64,
+    done: bool,
+    cached: bool,
+    metrics: Arc<Metrics>,
+}
+
+impl Finish {
+    fn end(&mut self, outcome: &str) {
+        self.done = true;
+        let elapsed = self.started.elapsed();
+        self.metrics.observe(elapsed);
+        let _g = self.span.enter();
+        info!(
+            outcome,
+            rows = self.rows,
+            batches = self.batches,
+            cached = self.cached,
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            "query finished"
+        );
+    }
+}
+
+impl Stream for Finish {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Some((limit, sleep)) = this.deadline.as_mut()
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            let limit = *limit;
+            Metrics::inc(&this.metrics.query_errors);
+            this.end("timeout");
+            return Poll::Ready(Some(Err(Error::Timeout(limit))));
+        }
+        let polled = {
+            let _g = this.span.enter();
+            this.inner.poll_next_unpin(cx)
+        };
+        match polled {
+            Poll::Ready(Some(Ok(b))) => {
+                this.rows += b.num_rows() as u64;
+                this.batches += 1;
+                this.metrics
+                    .rows
+                    .fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+                Metrics::inc(&this.metrics.batches);
+                Poll::Ready(Some(Ok(b)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                Metrics::inc(&this.metrics.query_errors);
+                {
+                    let _g = this.span.enter();
+                    warn!(error = %e, "query failed");
+                }
+                this.end("error");
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                this.end("ok");
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        if !self.done {
+            // The client went away (or cancelled): dropping `inner` stops the execution.
+            Metrics::inc(&self.metrics.cancelled);
+            self.end("cancelled");
+        }
+    }
+}
+
+fn short(sql: &str) -> String {
+    const MAX: usize = 500;
+    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.len() <= MAX {
+        return one_line;
+    }
+    let mut cut = MAX;
+    while !one_line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &one_line[..cut])
+}
+
+fn function_category(label: &str) -> usize {
+    match label {
+        "Math Functions" => 0,
+        "String Functions" | "Binary String Functions" | "Regular Expression Functions" => 1,
+        "Time and Date Functions" => 2,
+        _ => 3,
+    }
+}
+
+#[async_trait]
+impl QueryEngine for DeltaEngine {
+    fn catalog(&self) -> &str {
+        &self.opts.catalog
+    }
+
+    async fn plan(&self, statement: &Statement) -> Result<Planned> {
+        let fut = async {
+            let p = self.prepare(&statement.sql, None).await?;
+            let parameters = params::parameter_schema(&p.plan)?;
+            let plan = match &statement.params {
+                Some(b) if b.num_columns() > 0 => params::bind(p.plan, Some(b))?,
+                _ => p.plan,
+            };
+            Ok(Planned {
+                schema: plain_schema(plan.schema().as_arrow()),
+                parameters,
+                versions: p.versions,
+            })
+        };
+        match self.opts.statement_timeout {
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .map_err(|_| Error::Timeout(t))?,
+            None => fut.await,
+        }
+    }
+
+    async fn execute(&self, statement: &Statement, at: Option<&Versions>) -> Result<ResultStream> {
+        let id = self.next_query.fetch_add(1, Ordering::Relaxed);
+        let span = info_span!("query", id, sql = %short(&statement.sql));
+        let started = Instant::now();
+        Metrics::inc(&self.metrics.queries);
+        let fut = self
+            .run(statement, at, span.clone(), started)
+            .instrument(span.clone());
+        let out = match self.opts.statement_timeout {
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .unwrap_or(Err(Error::Timeout(t))),
+            None => fut.await,
+        };
+        if let Err(e) = &out {
+            Metrics::inc(&self.metrics.query_errors);
+            self.metrics.observe(started.elapsed());
+            let _g = span.enter();
+            if e.is_client_error() {
+                info!(error = %e, "query rejected");
+            } else {
+                warn!(error = %e, "query failed");
+            }
+        }
+        out
+    }
+
+    async fn tables(&self) -> Result<Vec<TableInfo>> {
+        self.discover(self.opts.refresh_interval).await?;
+        let mut out = Vec::new();
+        let lake: Vec<Arc<LakeTable>> = self.read_tables().values().cloned().collect();
+        for t in lake {
+            let snap = t.current();
+            let columns: Vec<&str> = snap
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
+            let primary_key = self.opts.keys.key_for(
+                &t.id.schema,
+                &t.id.name,
+                snap.primary_key.as_deref(),
+                &columns,
+            );
+            out.push(TableInfo {
+                catalog: self.opts.catalog.clone(),
+                schema: t.id.schema.clone(),
+                name: t.id.name.clone(),
+                kind: TableKind::Table,
+                arrow_schema: plain_schema(&snap.schema),
+                version: Some(snap.version),
+                committed_ms: snap.committed_ms,
+                primary_key,
+            });
+        }
+        let state = self.query_state(&BTreeMap::new())?;
+        let info = InformationSchemaProvider::new(Arc::clone(state.catalog_list()));
+        for name in info.table_names() {
+            if let Some(p) = info.table(&name).await? {
+                out.push(TableInfo {
+                    catalog: self.opts.catalog.clone(),
+                    schema: INFORMATION_SCHEMA.to_owned(),
+                    name,
+                    kind: TableKind::System,
+                    arrow_schema: plain_schema(&p.schema()),
+                    version: None,
+                    committed_ms: None,
+                    primary_key: Vec::new(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn schemas(&self) -> Vec<String> {
+        let mut out: BTreeSet<String> = self.opts.layers.first().cloned().into_iter().collect();
+        out.extend(self.read_tables().keys().map(|id| id.schema.clone()));
+        out.insert(INFORMATION_SCHEMA.to_owned());
+        out.into_iter().collect()
+    }
+
+    fn functions(&self) -> SqlFunctions {
+        let mut lists: [Vec<String>; 4] = Default::default();
+        for (name, f) in self.base.scalar_functions() {
+            let label = f.documentation().map_or("", |d| d.doc_section.label);
+            lists[function_category(label)].push(name.to_ascii_uppercase());
+        }
+        for name in self.base.aggregate_functions().keys() {
+            lists[3].push(name.to_ascii_uppercase());
+        }
+        for l in &mut lists {
+            l.sort();
+            l.dedup();
+        }
+        let [numeric, string, datetime, system] = lists;
+        SqlFunctions {
+            numeric,
+            string,
+            datetime,
+            system,
+        }
+    }
+
+    fn keywords(&self) -> Vec<String> {
+        datafusion::sql::sqlparser::keywords::ALL_KEYWORDS
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect()
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+impl DeltaEngine {
+    /// The counters, shared (for `/metrics`).
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+}

@@ -1,0 +1,619 @@
+//! The Flight SQL service over a [`QueryEngine`].
+//!
+//! Statements are planned in GetFlightInfo (the FlightInfo carries the result schema and one
+//! endpoint whose ticket holds the SQL, parameters and the planned table versions) and
+//! streamed by DoGet in batches of bounded size. Prepared statements are stateless handles
+//! (see [`super::handle`]): DoPut binds parameters by returning a new handle. Updates, DDL,
+//! ingestion, transactions and Substrait are refused.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::sql::metadata::{SqlInfoData, XdbcTypeInfoData};
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
+use arrow_flight::sql::{
+    ActionBeginSavepointRequest, ActionBeginSavepointResult, ActionBeginTransactionRequest,
+    ActionBeginTransactionResult, ActionCancelQueryRequest, ActionCancelQueryResult,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult, ActionCreatePreparedSubstraitPlanRequest,
+    ActionEndSavepointRequest, ActionEndTransactionRequest, Any, CommandGetCatalogs,
+    CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
+    CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandPreparedStatementUpdate,
+    CommandStatementIngest, CommandStatementQuery, CommandStatementSubstraitPlan,
+    CommandStatementUpdate, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
+};
+use arrow_flight::{
+    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
+    IpcMessage, SchemaAsIpc, Ticket,
+};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::ipc::writer::IpcWriteOptions;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+use futures::{Stream, StreamExt, TryStreamExt};
+use prost::Message;
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::debug;
+
+use super::auth::Authenticator;
+use super::handle::{BadHandle, QueryHandle};
+use super::metadata;
+use crate::engine::{self, QueryEngine, Statement};
+
+type DoGetStream = <FinlakeFlightSql as FlightService>::DoGetStream;
+
+/// Maps an engine error to a gRPC status with the right code.
+pub fn status(e: engine::Error) -> Status {
+    use engine::Error as E;
+    let msg = e.to_string();
+    match &e {
+        E::Timeout(_) => Status::deadline_exceeded(msg),
+        E::DataFusion(d) if matches!(d.find_root(), DataFusionError::ResourcesExhausted(_)) => {
+            Status::resource_exhausted(msg)
+        }
+        _ if e.is_client_error() && msg.contains("not found") => Status::not_found(msg),
+        _ if e.is_client_error() => Status::invalid_argument(msg),
+        _ => Status::internal(msg),
+    }
+}
+
+fn bad_handle(e: BadHandle) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+fn arrow_status(e: datafusion::arrow::error::ArrowError) -> Status {
+    Status::internal(e.to_string())
+}
+
+fn flight_status(e: FlightError) -> Status {
+    Status::from(e)
+}
+
+fn ipc_schema(schema: &Schema) -> Result<bytes::Bytes, Status> {
+    let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
+        .try_into()
+        .map_err(arrow_status)?;
+    Ok(bytes)
+}
+
+/// The Flight SQL service.
+pub struct FinlakeFlightSql {
+    engine: Arc<dyn QueryEngine>,
+    auth: Arc<Authenticator>,
+    sql_info: SqlInfoData,
+    xdbc: XdbcTypeInfoData,
+    /// Largest FlightData message body DoGet sends (batches are split below it).
+    max_message_bytes: usize,
+}
+
+impl std::fmt::Debug for FinlakeFlightSql {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FinlakeFlightSql")
+            .field("engine", &self.engine)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FinlakeFlightSql {
+    pub fn new(
+        engine: Arc<dyn QueryEngine>,
+        auth: Arc<Authenticator>,
+        max_message_bytes: usize,
+    ) -> Result<Self, FlightError> {
+        Ok(Self {
+            sql_info: super::sql_info::sql_info(engine.as_ref())?,
+            xdbc: super::sql_info::xdbc_types()?,
+            engine,
+            auth,
+            max_message_bytes,
+        })
+    }
+
+    /// A FlightInfo with one endpoint whose ticket is `ticket` (an encoded Any).
+    fn info(
+        schema: &Schema,
+        ticket: bytes::Bytes,
+        descriptor: FlightDescriptor,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let info = FlightInfo::new()
+            .try_with_schema(schema)
+            .map_err(arrow_status)?
+            .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket)))
+            .with_descriptor(descriptor)
+            .with_total_records(-1)
+            .with_total_bytes(-1)
+            .with_ordered(true);
+        Ok(Response::new(info))
+    }
+
+    async fn statement_info(
+        &self,
+        handle: QueryHandle,
+        descriptor: FlightDescriptor,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let planned = self.engine.plan(&handle.statement).await.map_err(status)?;
+        if handle.statement.params.is_none() && !planned.parameters.fields().is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "the statement has {} parameter(s): bind them before executing it",
+                planned.parameters.fields().len()
+            )));
+        }
+        let ticket = QueryHandle::new(handle.statement, Some(planned.versions))
+            .encode()
+            .map_err(bad_handle)?;
+        let ticket = TicketStatementQuery {
+            statement_handle: ticket,
+        }
+        .as_any()
+        .encode_to_vec();
+        Self::info(&planned.schema, ticket.into(), descriptor)
+    }
+
+    async fn run(&self, handle: QueryHandle) -> Result<Response<DoGetStream>, Status> {
+        let result = self
+            .engine
+            .execute(&handle.statement, handle.versions.as_ref())
+            .await
+            .map_err(status)?;
+        debug!(cached = result.cached, versions = ?result.versions, "streaming");
+        let batches = result
+            .stream
+            .map_err(|e| FlightError::Tonic(Box::new(status(e))));
+        Ok(self.encode(result.schema, batches))
+    }
+
+    fn encode(
+        &self,
+        schema: SchemaRef,
+        batches: impl Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static,
+    ) -> Response<DoGetStream> {
+        let stream = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .with_max_flight_data_size(self.max_message_bytes)
+            .build(batches)
+            .map_err(Status::from);
+        Response::new(Box::pin(stream))
+    }
+
+    fn one(&self, batch: RecordBatch) -> Response<DoGetStream> {
+        let schema = batch.schema();
+        self.encode(schema, futures::stream::iter([Ok(batch)]))
+    }
+
+    fn read_only(what: &str) -> Status {
+        Status::invalid_argument(engine::Error::ReadOnly(what.to_owned()).to_string())
+    }
+}
+
+/// The metadata commands' FlightInfo: the command itself is the ticket.
+fn metadata_info(
+    schema: &Schema,
+    cmd: impl ProstMessageExt,
+    descriptor: FlightDescriptor,
+) -> Result<Response<FlightInfo>, Status> {
+    FinlakeFlightSql::info(schema, cmd.as_any().encode_to_vec().into(), descriptor)
+}
+
+type HandshakeStream = Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl FlightSqlService for FinlakeFlightSql {
+    type FlightService = FinlakeFlightSql;
+
+    async fn do_handshake(
+        &self,
+        request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<HandshakeStream>, Status> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut stream = request.into_inner();
+        // The first message may carry BasicAuth in its payload (older clients).
+        let payload = if header.is_none() {
+            match stream.message().await? {
+                Some(m) => m.payload,
+                None => bytes::Bytes::new(),
+            }
+        } else {
+            bytes::Bytes::new()
+        };
+        let token = self.auth.handshake(header.as_deref(), &payload)?;
+        let out = futures::stream::iter([Ok(HandshakeResponse {
+            protocol_version: 0,
+            payload: token.clone().into(),
+        })]);
+        let mut response: Response<HandshakeStream> = Response::new(Box::pin(out));
+        let value = MetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| Status::internal("token is not a header value"))?;
+        response.metadata_mut().insert("authorization", value);
+        Ok(response)
+    }
+
+    async fn do_get_fallback(
+        &self,
+        _request: Request<Ticket>,
+        message: Any,
+    ) -> Result<Response<DoGetStream>, Status> {
+        Err(Status::invalid_argument(format!(
+            "unknown ticket type {:?}",
+            message.type_url
+        )))
+    }
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        if query.transaction_id.is_some() {
+            return Err(Status::invalid_argument("transactions are not supported"));
+        }
+        let handle = QueryHandle::new(Statement::new(query.query), None);
+        self.statement_info(handle, request.into_inner()).await
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        cmd: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let handle = QueryHandle::decode(&cmd.prepared_statement_handle).map_err(bad_handle)?;
+        self.statement_info(handle, request.into_inner()).await
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.into_builder().schema();
+        metadata_info(&schema, query, request.into_inner())
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        metadata_info(&schema, query, request.into_inner())
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        metadata_info(&schema, query, request.into_inner())
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.into_builder().schema();
+        metadata_info(&schema, query, request.into_inner())
+    }
+
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder(&self.sql_info).schema();
+        metadata_info(&schema, query, request.into_inner())
+    }
+
+    async fn get_flight_info_primary_keys(
+        &self,
+        query: CommandGetPrimaryKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        metadata_info(&metadata::PRIMARY_KEYS_SCHEMA, query, request.into_inner())
+    }
+
+    async fn get_flight_info_exported_keys(
+        &self,
+        query: CommandGetExportedKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        metadata_info(&metadata::FOREIGN_KEYS_SCHEMA, query, request.into_inner())
+    }
+
+    async fn get_flight_info_imported_keys(
+        &self,
+        query: CommandGetImportedKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        metadata_info(&metadata::FOREIGN_KEYS_SCHEMA, query, request.into_inner())
+    }
+
+    async fn get_flight_info_cross_reference(
+        &self,
+        query: CommandGetCrossReference,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        metadata_info(&metadata::FOREIGN_KEYS_SCHEMA, query, request.into_inner())
+    }
+
+    async fn get_flight_info_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.into_builder(&self.xdbc).schema();
+        metadata_info(&schema, query, request.into_inner())
+    }
+
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let handle = QueryHandle::decode(&ticket.statement_handle).map_err(bad_handle)?;
+        self.run(handle).await
+    }
+
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let handle = QueryHandle::decode(&query.prepared_statement_handle).map_err(bad_handle)?;
+        self.run(handle).await
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let b = metadata::catalogs(query, self.engine.catalog()).map_err(flight_status)?;
+        Ok(self.one(b))
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let b = metadata::db_schemas(query, self.engine.catalog(), &self.engine.schemas())
+            .map_err(flight_status)?;
+        Ok(self.one(b))
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let tables = self.engine.tables().await.map_err(status)?;
+        let b = metadata::tables(query, &tables).map_err(flight_status)?;
+        Ok(self.one(b))
+    }
+
+    async fn do_get_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        Ok(self.one(metadata::table_types(query).map_err(flight_status)?))
+    }
+
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let b = query
+            .into_builder(&self.sql_info)
+            .build()
+            .map_err(flight_status)?;
+        Ok(self.one(b))
+    }
+
+    async fn do_get_primary_keys(
+        &self,
+        query: CommandGetPrimaryKeys,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let tables = self.engine.tables().await.map_err(status)?;
+        Ok(self.one(metadata::primary_keys(&query, &tables).map_err(arrow_status)?))
+    }
+
+    async fn do_get_exported_keys(
+        &self,
+        _query: CommandGetExportedKeys,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        Ok(self.one(metadata::no_foreign_keys()))
+    }
+
+    async fn do_get_imported_keys(
+        &self,
+        _query: CommandGetImportedKeys,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        Ok(self.one(metadata::no_foreign_keys()))
+    }
+
+    async fn do_get_cross_reference(
+        &self,
+        _query: CommandGetCrossReference,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        Ok(self.one(metadata::no_foreign_keys()))
+    }
+
+    async fn do_get_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let b = query
+            .into_builder(&self.xdbc)
+            .build()
+            .map_err(flight_status)?;
+        Ok(self.one(b))
+    }
+
+    async fn do_put_statement_update(
+        &self,
+        _ticket: CommandStatementUpdate,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(Self::read_only("update"))
+    }
+
+    async fn do_put_statement_ingest(
+        &self,
+        _ticket: CommandStatementIngest,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(Self::read_only("bulk ingestion"))
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        let mut handle =
+            QueryHandle::decode(&query.prepared_statement_handle).map_err(bad_handle)?;
+        let data = request.into_inner().map_err(FlightError::from);
+        let mut batches = arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(data);
+        let mut params: Option<RecordBatch> = None;
+        while let Some(b) = batches.next().await {
+            let b = b.map_err(Status::from)?;
+            if b.num_rows() == 0 {
+                continue;
+            }
+            if params.is_some() || b.num_rows() > 1 {
+                return Err(Status::invalid_argument(
+                    "bind exactly one row of parameters (batches of parameter sets are not supported)",
+                ));
+            }
+            params = Some(b);
+        }
+        handle.statement.params = params;
+        handle.versions = None;
+        // Check the binding now, so a bad parameter fails here rather than at execution.
+        self.engine.plan(&handle.statement).await.map_err(status)?;
+        Ok(DoPutPreparedStatementResult {
+            prepared_statement_handle: Some(handle.encode().map_err(bad_handle)?),
+        })
+    }
+
+    async fn do_put_prepared_statement_update(
+        &self,
+        _query: CommandPreparedStatementUpdate,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(Self::read_only("update"))
+    }
+
+    async fn do_put_substrait_plan(
+        &self,
+        _query: CommandStatementSubstraitPlan,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(Status::unimplemented("Substrait plans are not supported"))
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        if query.transaction_id.is_some() {
+            return Err(Status::invalid_argument("transactions are not supported"));
+        }
+        let statement = Statement::new(query.query);
+        let planned = self.engine.plan(&statement).await.map_err(status)?;
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: QueryHandle::new(statement, None)
+                .encode()
+                .map_err(bad_handle)?,
+            dataset_schema: ipc_schema(&planned.schema)?,
+            parameter_schema: ipc_schema(&planned.parameters)?,
+        })
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        _query: ActionClosePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        // Handles are stateless: nothing to release.
+        Ok(())
+    }
+
+    async fn do_action_create_prepared_substrait_plan(
+        &self,
+        _query: ActionCreatePreparedSubstraitPlanRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        Err(Status::unimplemented("Substrait plans are not supported"))
+    }
+
+    async fn do_action_begin_transaction(
+        &self,
+        _query: ActionBeginTransactionRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionBeginTransactionResult, Status> {
+        Err(Status::unimplemented(
+            "transactions are not supported: the server is read-only",
+        ))
+    }
+
+    async fn do_action_end_transaction(
+        &self,
+        _query: ActionEndTransactionRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        Err(Status::unimplemented(
+            "transactions are not supported: the server is read-only",
+        ))
+    }
+
+    async fn do_action_begin_savepoint(
+        &self,
+        _query: ActionBeginSavepointRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionBeginSavepointResult, Status> {
+        Err(Status::unimplemented("savepoints are not supported"))
+    }
+
+    async fn do_action_end_savepoint(
+        &self,
+        _query: ActionEndSavepointRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        Err(Status::unimplemented("savepoints are not supported"))
+    }
+
+    async fn do_action_cancel_query(
+        &self,
+        _query: ActionCancelQueryRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCancelQueryResult, Status> {
+        // A query runs while its DoGet stream is open; closing the stream cancels it.
+        Ok(ActionCancelQueryResult {
+            // CANCEL_RESULT_NOT_CANCELLABLE (the generated enum is not exported).
+            result: 3,
+        })
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
