@@ -10,6 +10,7 @@
 //! - [`ingest`]: change events and the apply semantics shared by every CDC source;
 //! - [`lake`]: bronze Delta tables written exactly once;
 //! - [`pipeline`]: the ingestion loop (source -> masking -> lake), [`verify`]: source vs lake;
+//! - [`reflections`]: the analytics views of `sql/`, reflections and their substitution;
 //! - [`cli`]: the command line and its configuration blocks.
 #![forbid(unsafe_code)]
 
@@ -20,3 +21,4 @@ pub mod lake;
 pub mod pipeline;
 pub mod source;
 pub mod verify;
+pub mod reflections;
