@@ -16,6 +16,7 @@
 
 pub mod cli;
 pub mod data;
+pub mod features;
 pub mod ingest;
 pub mod lake;
 pub mod pipeline;

@@ -191,8 +191,11 @@ fn after(p: &Position) -> Result<String> {
 
 async fn collect(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let df = ctx.sql(sql).await?;
-    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    Ok((schema, df.collect().await?))
+    let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    // The executed batches' schema can differ from the logical one in nullability.
+    let schema = batches.first().map_or(planned, RecordBatch::schema);
+    Ok((schema, batches))
 }
 
 fn mem(ctx: &SessionContext, name: &str, schema: SchemaRef, b: Vec<RecordBatch>) -> Result<()> {
@@ -450,7 +453,12 @@ fn months_of(batches: &[RecordBatch]) -> Result<BTreeSet<String>> {
     for b in batches {
         let c = b
             .column_by_name(MONTH)
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or_else(|| Error::Spec("no _month column".into()))?;
+        // A partition column may come back dictionary-encoded.
+        let c = datafusion::arrow::compute::cast(c, &datafusion::arrow::datatypes::DataType::Utf8)?;
+        let c = c
+            .as_any()
+            .downcast_ref::<StringArray>()
             .ok_or_else(|| Error::Spec("_month is not a string column".into()))?;
         for i in 0..c.len() {
             if c.is_valid(i) {

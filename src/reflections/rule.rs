@@ -257,7 +257,12 @@ fn rewrite(agg: &Aggregate, r: &Loaded) -> datafusion::error::Result<Option<Logi
         if p.distinct || p.filter.is_some() || !p.order_by.is_empty() || p.args.len() != 1 {
             return Ok(None);
         }
-        let measure = match &p.args[0] {
+        // Type coercion casts AVG's integer argument to Float64: look through it.
+        let arg = match &p.args[0] {
+            Expr::Cast(c) if af.func.name() == "avg" => c.expr.as_ref(),
+            other => other,
+        };
+        let measure = match arg {
             Expr::Column(c) if measures.contains(c.name.as_str()) => Some(c.name.clone()),
             Expr::Literal(v, _) if !v.is_null() => None,
             _ => return Ok(None),
