@@ -54,7 +54,10 @@ fn main() {
             Value::DateTime(t.date.and_utc().timestamp_micros()),
             Value::UInt(u64::from(t.client_id)),
             Value::UInt(u64::from(t.card_id)),
-            Value::Decimal { unscaled: i128::from(t.amount.0), scale: 2 },
+            Value::Decimal {
+                unscaled: i128::from(t.amount.0),
+                scale: 2,
+            },
             text(t.use_chip.as_str()),
             Value::UInt(u64::from(t.merchant_id)),
             text(&t.merchant_city),
@@ -101,16 +104,29 @@ fn main() {
         let tp = labelled.iter().filter(|x| x.0 >= threshold && x.2).count();
         println!(
             "| {threshold}{} | {alerts} | {:.1}% | {:.1}% |",
-            if threshold == finlake::features::engine::ALERT_SCORE { " (default)" } else { "" },
+            if threshold == finlake::features::engine::ALERT_SCORE {
+                " (default)"
+            } else {
+                ""
+            },
             100.0 * tp as f64 / alerts.max(1) as f64,
             100.0 * tp as f64 / frauds.max(1) as f64
         );
     }
-    println!("\n| reason | labelled with it | fraud among them | share of frauds |\n|---|---|---|---|");
+    println!(
+        "\n| reason | labelled with it | fraud among them | share of frauds |\n|---|---|---|---|"
+    );
     let all = [
-        Reason::Velocity1h, Reason::Spend24h, Reason::AmountOutlier, Reason::NewMerchant,
-        Reason::NewLocation, Reason::ImpossibleTravel, Reason::BadPinStreak,
-        Reason::BadCvvStreak, Reason::DarkWeb, Reason::OnlineNew,
+        Reason::Velocity1h,
+        Reason::Spend24h,
+        Reason::AmountOutlier,
+        Reason::NewMerchant,
+        Reason::NewLocation,
+        Reason::ImpossibleTravel,
+        Reason::BadPinStreak,
+        Reason::BadCvvStreak,
+        Reason::DarkWeb,
+        Reason::OnlineNew,
     ];
     for r in all {
         let with: Vec<_> = labelled.iter().filter(|x| x.1.contains(&r)).collect();

@@ -20,6 +20,6 @@ pub mod features;
 pub mod ingest;
 pub mod lake;
 pub mod pipeline;
+pub mod reflections;
 pub mod source;
 pub mod verify;
-pub mod reflections;

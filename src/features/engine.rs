@@ -201,8 +201,15 @@ impl Columns {
     pub fn new(transactions: &TableSchema, cards: &TableSchema) -> Option<Self> {
         let mut tx = BTreeMap::new();
         for c in [
-            "id", "date", "client_id", "card_id", "amount", "use_chip", "merchant_id",
-            "merchant_state", "errors",
+            "id",
+            "date",
+            "client_id",
+            "card_id",
+            "amount",
+            "use_chip",
+            "merchant_id",
+            "merchant_state",
+            "errors",
         ] {
             tx.insert(c, transactions.column_index(c)?);
         }
@@ -311,13 +318,15 @@ impl FeatureEngine {
         if card.n >= 5 {
             let var = (card.n as i128 * card.sumsq - card.sum * card.sum) as f64 / (n * (n - 1.0));
             let sd = var.max(0.0).sqrt();
-            f.amount_z = Some(if sd > 0.0 { (amount as f64 - mean) / sd } else { 0.0 });
+            f.amount_z = Some(if sd > 0.0 {
+                (amount as f64 - mean) / sd
+            } else {
+                0.0
+            });
         }
         f.first_merchant = !card.merchants.contains(&merchant);
         f.first_location = place.as_ref().is_some_and(|p| !card.places.contains(p));
-        if !online
-            && let (Some(p), Some((last, at))) = (&place, &card.last_place)
-        {
+        if !online && let (Some(p), Some((last, at))) = (&place, &card.last_place) {
             f.impossible_travel = p != last && ts - at < HOUR && ts >= *at;
         }
         let has = |k: &str| errors.contains(&k);
@@ -394,8 +403,10 @@ impl FeatureEngine {
     /// lookup would reset it anyway).
     pub fn expire(&mut self) {
         let w = self.watermark;
-        self.cards.retain(|_, c| c.last_ts.is_none_or(|t| w - t <= STATE_TTL));
-        self.clients.retain(|_, c| c.last_ts.is_none_or(|t| w - t <= STATE_TTL));
+        self.cards
+            .retain(|_, c| c.last_ts.is_none_or(|t| w - t <= STATE_TTL));
+        self.clients
+            .retain(|_, c| c.last_ts.is_none_or(|t| w - t <= STATE_TTL));
     }
 
     pub fn cards_tracked(&self) -> usize {

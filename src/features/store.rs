@@ -11,8 +11,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array,
-    ArrayRef, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -83,7 +82,11 @@ pub fn alerts_schema() -> SchemaRef {
         Field::new("transaction_id", DataType::Utf8, false),
         Field::new("card_id", DataType::Int64, false),
         Field::new("client_id", DataType::Int64, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
         Field::new("amount", DataType::Decimal128(14, 2), false),
         Field::new("score", DataType::Int32, false),
         Field::new("reasons", DataType::Utf8, false),
@@ -118,17 +121,31 @@ async fn recorded(table: &DeltaTable) -> Result<Option<Position>> {
 fn alerts_batch(alerts: &[&Scored]) -> Result<RecordBatch> {
     let now = chrono::Utc::now().timestamp_micros();
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(alerts.iter().map(|a| a.transaction_id.as_str()))),
-        Arc::new(Int64Array::from_iter_values(alerts.iter().map(|a| a.card_id))),
-        Arc::new(Int64Array::from_iter_values(alerts.iter().map(|a| a.client_id))),
-        Arc::new(TimestampMicrosecondArray::from_iter_values(alerts.iter().map(|a| a.ts))),
+        Arc::new(StringArray::from_iter_values(
+            alerts.iter().map(|a| a.transaction_id.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            alerts.iter().map(|a| a.card_id),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            alerts.iter().map(|a| a.client_id),
+        )),
+        Arc::new(TimestampMicrosecondArray::from_iter_values(
+            alerts.iter().map(|a| a.ts),
+        )),
         Arc::new(
             Decimal128Array::from_iter_values(alerts.iter().map(|a| i128::from(a.amount_cents)))
                 .with_precision_and_scale(14, 2)?,
         ),
-        Arc::new(Int32Array::from_iter_values(alerts.iter().map(|a| a.score as i32))),
+        Arc::new(Int32Array::from_iter_values(
+            alerts.iter().map(|a| a.score as i32),
+        )),
         Arc::new(StringArray::from_iter_values(alerts.iter().map(|a| {
-            a.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(",")
+            a.reasons
+                .iter()
+                .map(|r| r.code())
+                .collect::<Vec<_>>()
+                .join(",")
         }))),
         Arc::new(StringArray::from(
             alerts
@@ -136,12 +153,20 @@ fn alerts_batch(alerts: &[&Scored]) -> Result<RecordBatch> {
                 .map(|a| serde_json::to_string(&a.features))
                 .collect::<Result<Vec<_>, _>>()?,
         )),
-        Arc::new(StringArray::from_iter_values(alerts.iter().map(|a| a.position.file.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            alerts.iter().map(|a| a.position.file.as_str()),
+        )),
         Arc::new(Int64Array::from(
-            alerts.iter().map(|a| pos_offset(&a.position)).collect::<Result<Vec<_>, _>>()?,
+            alerts
+                .iter()
+                .map(|a| pos_offset(&a.position))
+                .collect::<Result<Vec<_>, _>>()?,
         )),
         Arc::new(Int32Array::from(
-            alerts.iter().map(|a| pos_row(&a.position)).collect::<Result<Vec<_>, _>>()?,
+            alerts
+                .iter()
+                .map(|a| pos_row(&a.position))
+                .collect::<Result<Vec<_>, _>>()?,
         )),
         Arc::new(TimestampMicrosecondArray::from(vec![now; alerts.len()]).with_timezone("UTC")),
     ];
@@ -159,16 +184,24 @@ pub struct FraudFeatures {
 
 impl FraudFeatures {
     /// Opens the tables and restores the engine's state (empty when none is stored).
-    pub async fn open(lake: &Lake, transactions: &TableSchema, cards: &TableSchema) -> Result<Self> {
-        let cols = Columns::new(transactions, cards)
-            .ok_or_else(|| Error::Other("transactions/cards lack a column the features read".into()))?;
+    pub async fn open(
+        lake: &Lake,
+        transactions: &TableSchema,
+        cards: &TableSchema,
+    ) -> Result<Self> {
+        let cols = Columns::new(transactions, cards).ok_or_else(|| {
+            Error::Other("transactions/cards lack a column the features read".into())
+        })?;
         let alerts = open(lake, "fraud_alerts").await?;
         let state = open(lake, "_state").await?;
         let mut engine = FeatureEngine::default();
         if state.version().is_some() {
             let ctx = crate::lake::session()?;
             state.update_datafusion_session(&ctx.state())?;
-            let batches = ctx.read_table(state.table_provider().await?)?.collect().await?;
+            let batches = ctx
+                .read_table(state.table_provider().await?)?
+                .collect()
+                .await?;
             for b in &batches {
                 let c = b
                     .column_by_name("state")
@@ -179,7 +212,12 @@ impl FraudFeatures {
                 }
             }
         }
-        Ok(Self { engine, cols, alerts, state })
+        Ok(Self {
+            engine,
+            cols,
+            alerts,
+            state,
+        })
     }
 
     /// The position the engine's state reflects (where the loop's events resume).
@@ -191,7 +229,11 @@ impl FraudFeatures {
     /// events are ignored, replays skipped), appends the alerts and stores the state, both
     /// recording `up_to`. Returns every scored transaction of the batch.
     #[instrument(skip_all, fields(events = events.len(), position = ?up_to))]
-    pub async fn on_commit(&mut self, events: &[ChangeEvent], up_to: &Position) -> Result<Vec<Scored>> {
+    pub async fn on_commit(
+        &mut self,
+        events: &[ChangeEvent],
+        up_to: &Position,
+    ) -> Result<Vec<Scored>> {
         let scored = self.engine.process(&self.cols, events);
         self.engine.expire();
         if self.engine.position.as_ref().is_none_or(|p| p < up_to) {
@@ -218,7 +260,11 @@ impl FraudFeatures {
         }
         let json = serde_json::to_string(&self.engine)?;
         let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("state", DataType::Utf8, false)])),
+            Arc::new(Schema::new(vec![Field::new(
+                "state",
+                DataType::Utf8,
+                false,
+            )])),
             vec![Arc::new(StringArray::from(vec![json]))],
         )?;
         self.state = self

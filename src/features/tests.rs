@@ -19,16 +19,31 @@ fn events(text: &str) -> Vec<ChangeEvent> {
         .collect()
 }
 
-const CARD10: &str = "r cards 10|1|Visa|Debit|hmac:a:1111|2022-12-01|hmac:b:1|1|1|5000.00|2010-01-01|2015|0";
+const CARD10: &str =
+    "r cards 10|1|Visa|Debit|hmac:a:1111|2022-12-01|hmac:b:1|1|1|5000.00|2010-01-01|2015|0";
 
-fn tx(id: u32, time: &str, card: u32, client: u32, amount: &str, chip: &str, merchant: u32, place: &str, errors: &str) -> String {
+/// One transaction line of the fixture format (a test helper: every field is a knob).
+#[allow(clippy::too_many_arguments)]
+fn tx(
+    id: u32,
+    time: &str,
+    card: u32,
+    client: u32,
+    amount: &str,
+    chip: &str,
+    merchant: u32,
+    place: &str,
+    errors: &str,
+) -> String {
     let (city, state, zip) = match place {
         "ONLINE" => ("ONLINE", "\\N", "\\N"),
         "TX" => ("Austin", "TX", "78701"),
         "ID" => ("Boise", "ID", "83702"),
         other => ("Somewhere", other, "\\N"),
     };
-    format!("c transactions {id}|{time}|{client}|{card}|{amount}|{chip} Transaction|{merchant}|{city}|{state}|{zip}|5411|{errors}\n")
+    format!(
+        "c transactions {id}|{time}|{client}|{card}|{amount}|{chip} Transaction|{merchant}|{city}|{state}|{zip}|5411|{errors}\n"
+    )
 }
 
 fn run(text: &str) -> Vec<Scored> {
@@ -38,23 +53,70 @@ fn run(text: &str) -> Vec<Scored> {
 #[test]
 fn velocity_outlier_new_merchant_location_and_impossible_travel() {
     let mut text = format!("commit 2019-03-01 00:00:00\n{CARD10}\n");
-    for (i, a) in ["10.00", "12.00", "10.00", "12.00", "10.00", "12.00"].iter().enumerate() {
-        text.push_str(&tx(i as u32 + 1, &format!("2019-03-01 10:{:02}:00", i * 5), 10, 1, a, "Swipe", 100, "TX", "\\N"));
+    for (i, a) in ["10.00", "12.00", "10.00", "12.00", "10.00", "12.00"]
+        .iter()
+        .enumerate()
+    {
+        text.push_str(&tx(
+            i as u32 + 1,
+            &format!("2019-03-01 10:{:02}:00", i * 5),
+            10,
+            1,
+            a,
+            "Swipe",
+            100,
+            "TX",
+            "\\N",
+        ));
     }
-    text.push_str(&tx(7, "2019-03-01 10:30:00", 10, 1, "500.00", "Swipe", 200, "ID", "\\N"));
+    text.push_str(&tx(
+        7,
+        "2019-03-01 10:30:00",
+        10,
+        1,
+        "500.00",
+        "Swipe",
+        200,
+        "ID",
+        "\\N",
+    ));
     let out = run(&text);
     assert_eq!(out.len(), 7);
     let first = &out[0].features;
-    assert_eq!((first.card_tx_1h, first.secs_since_prev, first.amount_z), (1, None, None));
+    assert_eq!(
+        (first.card_tx_1h, first.secs_since_prev, first.amount_z),
+        (1, None, None)
+    );
     assert!(first.first_merchant && first.first_location && !first.impossible_travel);
-    assert_eq!(out[0].score, 0, "a new card's first use is not an alert by itself");
+    assert_eq!(
+        out[0].score, 0,
+        "a new card's first use is not an alert by itself"
+    );
     let second = &out[1].features;
-    assert_eq!((second.card_tx_1h, second.card_amount_1h, second.secs_since_prev), (2, 2200, Some(300)));
+    assert_eq!(
+        (
+            second.card_tx_1h,
+            second.card_amount_1h,
+            second.secs_since_prev
+        ),
+        (2, 2200, Some(300))
+    );
     assert!(!second.first_merchant && !second.first_location);
     let last = &out[6];
     let f = &last.features;
-    assert_eq!((f.card_tx_1h, f.card_amount_1h, f.card_tx_24h, f.card_amount_24h), (7, 56_600, 7, 56_600));
-    assert_eq!((f.client_tx_1h, f.client_tx_24h, f.client_amount_24h), (7, 7, 56_600));
+    assert_eq!(
+        (
+            f.card_tx_1h,
+            f.card_amount_1h,
+            f.card_tx_24h,
+            f.card_amount_24h
+        ),
+        (7, 56_600, 7, 56_600)
+    );
+    assert_eq!(
+        (f.client_tx_1h, f.client_tx_24h, f.client_amount_24h),
+        (7, 7, 56_600)
+    );
     assert_eq!(f.secs_since_prev, Some(300));
     // mean 1100 cents, sample variance 6 * 100^2 / 5 = 12000 cents^2.
     let z = f.amount_z.expect("z");
@@ -62,7 +124,14 @@ fn velocity_outlier_new_merchant_location_and_impossible_travel() {
     assert!(f.first_merchant && f.first_location && f.impossible_travel);
     assert_eq!(
         last.reasons,
-        vec![Reason::Velocity1h, Reason::Spend24h, Reason::AmountOutlier, Reason::NewMerchant, Reason::NewLocation, Reason::ImpossibleTravel]
+        vec![
+            Reason::Velocity1h,
+            Reason::Spend24h,
+            Reason::AmountOutlier,
+            Reason::NewMerchant,
+            Reason::NewLocation,
+            Reason::ImpossibleTravel
+        ]
     );
     assert_eq!(last.score, 100);
     assert!(last.is_alert());
@@ -71,17 +140,66 @@ fn velocity_outlier_new_merchant_location_and_impossible_travel() {
 #[test]
 fn streaks_dark_web_and_online_cvv() {
     let mut text = format!("commit 2019-03-01 00:00:00\n{CARD10}\n");
-    text.push_str(&tx(1, "2019-03-01 10:00:00", 10, 1, "5.00", "Chip", 100, "TX", "Bad PIN"));
-    text.push_str(&tx(2, "2019-03-01 10:01:00", 10, 1, "5.00", "Chip", 100, "TX", "Bad PIN,Insufficient Balance"));
-    text.push_str(&tx(3, "2019-03-01 10:02:00", 10, 1, "5.00", "Chip", 100, "TX", "\\N"));
+    text.push_str(&tx(
+        1,
+        "2019-03-01 10:00:00",
+        10,
+        1,
+        "5.00",
+        "Chip",
+        100,
+        "TX",
+        "Bad PIN",
+    ));
+    text.push_str(&tx(
+        2,
+        "2019-03-01 10:01:00",
+        10,
+        1,
+        "5.00",
+        "Chip",
+        100,
+        "TX",
+        "Bad PIN,Insufficient Balance",
+    ));
+    text.push_str(&tx(
+        3,
+        "2019-03-01 10:02:00",
+        10,
+        1,
+        "5.00",
+        "Chip",
+        100,
+        "TX",
+        "\\N",
+    ));
     text.push_str("commit 2019-03-01 11:00:00\nu cards 10|1|Visa|Debit|hmac:a:1111|2022-12-01|hmac:b:1|1|1|5000.00|2010-01-01|2015|1\n");
-    text.push_str(&tx(4, "2019-03-01 12:00:00", 10, 1, "9.00", "Online", 300, "ONLINE", "Bad CVV"));
+    text.push_str(&tx(
+        4,
+        "2019-03-01 12:00:00",
+        10,
+        1,
+        "9.00",
+        "Online",
+        300,
+        "ONLINE",
+        "Bad CVV",
+    ));
     let out = run(&text);
     let streaks: Vec<(u32, u32, bool)> = out
         .iter()
-        .map(|s| (s.features.bad_pin_streak, s.features.bad_cvv_streak, s.features.dark_web))
+        .map(|s| {
+            (
+                s.features.bad_pin_streak,
+                s.features.bad_cvv_streak,
+                s.features.dark_web,
+            )
+        })
         .collect();
-    assert_eq!(streaks, vec![(1, 0, false), (2, 0, false), (0, 0, false), (0, 1, true)]);
+    assert_eq!(
+        streaks,
+        vec![(1, 0, false), (2, 0, false), (0, 0, false), (0, 1, true)]
+    );
     assert_eq!(out[1].reasons, vec![Reason::BadPinStreak]);
     assert_eq!(out[1].score, 30);
     assert_eq!(out[3].reasons, vec![Reason::BadCvvStreak, Reason::DarkWeb]);
@@ -93,19 +211,87 @@ fn streaks_dark_web_and_online_cvv() {
 #[test]
 fn windows_are_half_open_and_state_expires() {
     let mut text = format!("commit 2019-03-01 00:00:00\n{CARD10}\n");
-    text.push_str(&tx(1, "2019-03-01 10:00:00", 10, 1, "1.00", "Swipe", 100, "TX", "\\N"));
-    text.push_str(&tx(2, "2019-03-02 09:59:59", 10, 1, "2.00", "Swipe", 100, "TX", "\\N"));
-    text.push_str(&tx(3, "2019-03-02 10:00:00", 10, 1, "4.00", "Swipe", 100, "TX", "\\N"));
-    text.push_str(&tx(4, "2019-03-02 10:59:59", 10, 1, "8.00", "Swipe", 100, "TX", "\\N"));
+    text.push_str(&tx(
+        1,
+        "2019-03-01 10:00:00",
+        10,
+        1,
+        "1.00",
+        "Swipe",
+        100,
+        "TX",
+        "\\N",
+    ));
+    text.push_str(&tx(
+        2,
+        "2019-03-02 09:59:59",
+        10,
+        1,
+        "2.00",
+        "Swipe",
+        100,
+        "TX",
+        "\\N",
+    ));
+    text.push_str(&tx(
+        3,
+        "2019-03-02 10:00:00",
+        10,
+        1,
+        "4.00",
+        "Swipe",
+        100,
+        "TX",
+        "\\N",
+    ));
+    text.push_str(&tx(
+        4,
+        "2019-03-02 10:59:59",
+        10,
+        1,
+        "8.00",
+        "Swipe",
+        100,
+        "TX",
+        "\\N",
+    ));
     // 91 days later: the card's state has expired.
-    text.push_str(&tx(5, "2019-06-01 11:00:00", 10, 1, "8.00", "Swipe", 100, "TX", "\\N"));
+    text.push_str(&tx(
+        5,
+        "2019-06-01 11:00:00",
+        10,
+        1,
+        "8.00",
+        "Swipe",
+        100,
+        "TX",
+        "\\N",
+    ));
     let out = run(&text);
     let w: Vec<(u32, i64, u32, i64)> = out
         .iter()
-        .map(|s| (s.features.card_tx_24h, s.features.card_amount_24h, s.features.card_tx_1h, s.features.card_amount_1h))
+        .map(|s| {
+            (
+                s.features.card_tx_24h,
+                s.features.card_amount_24h,
+                s.features.card_tx_1h,
+                s.features.card_amount_1h,
+            )
+        })
         .collect();
-    assert_eq!(w, vec![(1, 100, 1, 100), (2, 300, 1, 200), (2, 600, 2, 600), (3, 1400, 3, 1400)]
-        .into_iter().chain([(1, 800, 1, 800)]).collect::<Vec<_>>());
+    // 1 h window of tx 4 is (09:59:59, 10:59:59]: tx 2 at 09:59:59 is out, tx 3 in.
+    assert_eq!(
+        w,
+        vec![
+            (1, 100, 1, 100),
+            (2, 300, 1, 200),
+            (2, 600, 2, 600),
+            (3, 1400, 2, 1200)
+        ]
+        .into_iter()
+        .chain([(1, 800, 1, 800)])
+        .collect::<Vec<_>>()
+    );
     assert_eq!(out[4].features.secs_since_prev, None);
     assert!(out[4].features.first_merchant);
 }
@@ -114,15 +300,39 @@ fn windows_are_half_open_and_state_expires() {
 fn snapshot_rows_build_history_without_alerts_and_replays_are_no_ops() {
     let text = format!(
         "commit 2019-03-01 00:00:00\n{CARD10}\n{}{}",
-        tx(1, "2019-03-01 10:00:00", 10, 1, "1.00", "Swipe", 100, "TX", "\\N").replacen("c transactions", "r transactions", 1),
-        tx(2, "2019-03-01 10:01:00", 10, 1, "1.00", "Swipe", 100, "TX", "\\N")
+        tx(
+            1,
+            "2019-03-01 10:00:00",
+            10,
+            1,
+            "1.00",
+            "Swipe",
+            100,
+            "TX",
+            "\\N"
+        )
+        .replacen("c transactions", "r transactions", 1),
+        tx(
+            2,
+            "2019-03-01 10:01:00",
+            10,
+            1,
+            "1.00",
+            "Swipe",
+            100,
+            "TX",
+            "\\N"
+        )
     );
     let ev = events(&text);
     let mut engine = FeatureEngine::default();
     let out = engine.process(&columns(), &ev);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].features.card_tx_1h, 2);
-    assert!(engine.process(&columns(), &ev).is_empty(), "a replay scores nothing");
+    assert!(
+        engine.process(&columns(), &ev).is_empty(),
+        "a replay scores nothing"
+    );
 }
 
 fn stream() -> impl Strategy<Value = String> {
@@ -173,4 +383,90 @@ proptest! {
         }
         prop_assert_eq!(whole, pieces);
     }
+}
+
+#[tokio::test]
+async fn alerts_and_state_are_stored_exactly_once_across_restarts() {
+    use super::store::FraudFeatures;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = crate::lake::Lake::open(dir.path().to_str().expect("path"), Default::default())
+        .expect("lake");
+    let s = source_schemas().expect("schemas");
+    let mut text = format!("commit 2019-03-01 00:00:00\n{CARD10}\n");
+    for i in 0..6u32 {
+        text.push_str(&tx(
+            i + 1,
+            &format!("2019-03-01 10:{:02}:00", i * 5),
+            10,
+            1,
+            "10.00",
+            "Swipe",
+            100,
+            "TX",
+            "\\N",
+        ));
+    }
+    text.push_str("commit 2019-03-01 10:30:00\n");
+    text.push_str(&tx(
+        7,
+        "2019-03-01 10:30:00",
+        10,
+        1,
+        "500.00",
+        "Swipe",
+        200,
+        "ID",
+        "\\N",
+    ));
+    let commits = parse_fixture(&text).expect("fixture");
+    let count = |lake: &crate::lake::Lake| {
+        let root = lake.root().clone();
+        async move {
+            let t = deltalake::DeltaTable::try_from_url(
+                root.join("features/fraud_alerts/").expect("url"),
+            )
+            .await
+            .expect("open");
+            let ctx = crate::lake::session().expect("session");
+            t.update_datafusion_session(&ctx.state()).expect("store");
+            ctx.read_table(t.table_provider().await.expect("provider"))
+                .expect("read")
+                .count()
+                .await
+                .expect("count")
+        }
+    };
+    let mut f = FraudFeatures::open(&lake, &s[3], &s[1])
+        .await
+        .expect("open");
+    let up0 = commits[0].up_to().expect("pos").clone();
+    assert!(
+        f.on_commit(&commits[0].events, &up0)
+            .await
+            .expect("commit")
+            .iter()
+            .all(|x| !x.is_alert())
+    );
+    drop(f);
+    // Restart: the state comes back from the lake and the next transaction sees the history.
+    let mut f = FraudFeatures::open(&lake, &s[3], &s[1])
+        .await
+        .expect("reopen");
+    assert_eq!(f.position(), Some(&up0));
+    let up1 = commits[1].up_to().expect("pos").clone();
+    let out = f.on_commit(&commits[1].events, &up1).await.expect("commit");
+    assert_eq!(out.len(), 1);
+    assert!(out[0].is_alert() && out[0].features.card_tx_1h == 7);
+    assert_eq!(count(&lake).await, 1);
+    // A replay of the batch (the loop restarted before its own commit) adds nothing.
+    let mut f = FraudFeatures::open(&lake, &s[3], &s[1])
+        .await
+        .expect("reopen");
+    assert!(
+        f.on_commit(&commits[1].events, &up1)
+            .await
+            .expect("replay")
+            .is_empty()
+    );
+    assert_eq!(count(&lake).await, 1);
 }

@@ -50,10 +50,7 @@ pub fn source_schemas() -> Result<Vec<TableSchema>> {
             let Some((mut table, key)) = current.take() else {
                 continue;
             };
-            table.key = key
-                .iter()
-                .filter_map(|k| table.column_index(k))
-                .collect();
+            table.key = key.iter().filter_map(|k| table.column_index(k)).collect();
             out.push(table);
             continue;
         }
@@ -67,8 +64,7 @@ pub fn source_schemas() -> Result<Vec<TableSchema>> {
             continue;
         }
         let first = l.split_whitespace().next().unwrap_or_default();
-        if l.is_empty() || l.starts_with("--") || ["KEY", "CONSTRAINT", "UNIQUE"].contains(&first)
-        {
+        if l.is_empty() || l.starts_with("--") || ["KEY", "CONSTRAINT", "UNIQUE"].contains(&first) {
             continue;
         }
         let rest = l[first.len()..].trim_start();

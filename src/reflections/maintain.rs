@@ -300,7 +300,12 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
         overwrite(lake, name, as_, ab, props(vb, &pb)?).await?;
         outcome.action = Action::Built;
         outcome.elapsed = start.elapsed();
-        info!(rows = outcome.changes, groups = outcome.groups, bronze_version = vb, "reflection built");
+        info!(
+            rows = outcome.changes,
+            groups = outcome.groups,
+            bronze_version = vb,
+            "reflection built"
+        );
         return Ok(outcome);
     };
     let (Some(mut agg), Some(mut keys)) = (agg, keys) else {
@@ -381,7 +386,15 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
         .map(|f| f.name().clone())
         .collect();
     let before = keys.version();
-    keys = merge(&ctx, keys, source, &[key.clone()], &key_cols, p.clone()).await?;
+    keys = merge(
+        &ctx,
+        keys,
+        source,
+        std::slice::from_ref(key),
+        &key_cols,
+        p.clone(),
+    )
+    .await?;
     if keys.version() == before {
         commit_position_only(&mut keys, p.clone()).await?;
     }
@@ -405,7 +418,11 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
         "(SELECT k2.* FROM k2 JOIN g ON {} WHERE k2.{MONTH} IN ({month_list}))",
         on("k2", "g")
     );
-    let (rs, rb) = collect(&ctx, &format!("{} ", agg_sql(spec, &format!("{touched} t")))).await?;
+    let (rs, rb) = collect(
+        &ctx,
+        &format!("{} ", agg_sql(spec, &format!("{touched} t"))),
+    )
+    .await?;
     mem(&ctx, "r", rs, rb)?;
     let gcols: Vec<String> = spec
         .dims

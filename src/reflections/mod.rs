@@ -22,12 +22,12 @@ pub mod views;
 #[cfg(test)]
 mod tests;
 
-pub use maintain::{RefreshOutcome, refresh_reflections, reflection_url};
+pub use maintain::{RefreshOutcome, reflection_url, refresh_reflections};
 pub use rule::{FinlakeOptions, Reflections, reflection_rule};
 pub use spec::{ReflectionSpec, reflection_specs};
 pub use views::{
-    BronzeVersions, CATALOG, ViewDef, ensure_catalog, register_lake, register_udfs,
-    register_views, view_defs,
+    BronzeVersions, CATALOG, ViewDef, ensure_catalog, register_lake, register_udfs, register_views,
+    view_defs,
 };
 
 /// Errors of the analytics layer.

@@ -232,7 +232,10 @@ fn rewrite(agg: &Aggregate, r: &Loaded) -> datafusion::error::Result<Option<Logi
         return Ok(None);
     }
     if !filters.iter().all(|f| {
-        f.column_refs().iter().all(|c| dims.contains(c.name.as_str())) && !f.is_volatile()
+        f.column_refs()
+            .iter()
+            .all(|c| dims.contains(c.name.as_str()))
+            && !f.is_volatile()
     }) {
         return Ok(None);
     }
@@ -349,7 +352,9 @@ fn rewrite(agg: &Aggregate, r: &Loaded) -> datafusion::error::Result<Option<Logi
                 cast(r, DataType::Float64) / cast(c, DataType::Float64)
             }
         };
-        out.push(cast(value, field.data_type().clone()).alias_qualified(qual.cloned(), field.name()));
+        out.push(
+            cast(value, field.data_type().clone()).alias_qualified(qual.cloned(), field.name()),
+        );
     }
     Ok(Some(b.project(out)?.build()?))
 }

@@ -1,6 +1,5 @@
 //! Reflection maintenance against recomputation from scratch, on random change streams.
 
-
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use proptest::prelude::*;
 
@@ -11,7 +10,13 @@ use super::views::{ensure_catalog, open_bronze};
 use crate::lake::{Lake, session};
 
 async fn rows(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Vec<String> {
-    let batches = ctx.sql(sql).await.expect("plan").collect().await.expect("run");
+    let batches = ctx
+        .sql(sql)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run");
     let options = FormatOptions::default().with_null("NULL");
     let mut out = Vec::new();
     for b in &batches {
@@ -21,7 +26,12 @@ async fn rows(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Vec<Strin
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("fmt"))
             .collect();
         for i in 0..b.num_rows() {
-            out.push(f.iter().map(|f| f.value(i).to_string()).collect::<Vec<_>>().join("|"));
+            out.push(
+                f.iter()
+                    .map(|f| f.value(i).to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            );
         }
     }
     out.sort();
@@ -32,18 +42,34 @@ async fn rows(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Vec<Strin
 async fn reflection_vs_scratch(lake: &Lake) -> (Vec<String>, Vec<String>) {
     let spec = reflection_specs().expect("specs").remove(0);
     let ctx = session().expect("session");
-    let bronze = open_bronze(lake, &spec.source).await.expect("open").expect("exists");
-    bronze.update_datafusion_session(&ctx.state()).expect("store");
+    let bronze = open_bronze(lake, &spec.source)
+        .await
+        .expect("open")
+        .expect("exists");
+    bronze
+        .update_datafusion_session(&ctx.state())
+        .expect("store");
     ensure_catalog(&ctx)
         .schema("bronze")
         .expect("bronze")
-        .register_table(spec.source.clone(), bronze.table_provider().await.expect("provider"))
+        .register_table(
+            spec.source.clone(),
+            bronze.table_provider().await.expect("provider"),
+        )
         .expect("register");
     let scratch = rows(&ctx, &agg_sql(&spec, &format!("({}) k", keyed_sql(&spec)))).await;
-    let table = open_reflection(lake, &spec.name).await.expect("open").expect("built");
+    let table = open_reflection(lake, &spec.name)
+        .await
+        .expect("open")
+        .expect("built");
     let (version, _) = recorded(&table).await.expect("recorded").expect("position");
-    assert_eq!(version, bronze.version().expect("version") as i64, "reflection at bronze's version");
-    ctx.register_table("refl", table.table_provider().await.expect("provider")).expect("register");
+    assert_eq!(
+        version,
+        bronze.version().expect("version") as i64,
+        "reflection at bronze's version"
+    );
+    ctx.register_table("refl", table.table_provider().await.expect("provider"))
+        .expect("register");
     let mut cols = spec.dims.clone();
     cols.push("_month".into());
     cols.push("__rows".into());
@@ -56,7 +82,16 @@ async fn reflection_vs_scratch(lake: &Lake) -> (Vec<String>, Vec<String>) {
 fn schema_sql_parses_into_the_source_tables() {
     let schemas = source_schemas().expect("parse");
     let names: Vec<&str> = schemas.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["users", "cards", "mcc_codes", "transactions", "fraud_labels"]);
+    assert_eq!(
+        names,
+        [
+            "users",
+            "cards",
+            "mcc_codes",
+            "transactions",
+            "fraud_labels"
+        ]
+    );
     let tx = &schemas[3];
     assert_eq!(tx.columns.len(), 12);
     assert_eq!(tx.key, vec![0]);
@@ -73,11 +108,21 @@ fn reflection_declarations_parse() {
     assert_eq!(specs[0].dims[0], "minute");
     let view = super::views::view_defs().expect("views").remove(0);
     assert!(super::spec::parse_line("-- reflection: x kind=raw", &view).is_err());
-    assert!(super::spec::parse_line("-- reflection: x kind=aggregation source=t key=id dims=a;b measures=m", &view).is_err());
+    assert!(
+        super::spec::parse_line(
+            "-- reflection: x kind=aggregation source=t key=id dims=a;b measures=m",
+            &view
+        )
+        .is_err()
+    );
 }
 
 fn tx_line(op: &str, id: u32, minute: u32, channel: u32, state: u32, cents: i64) -> String {
-    let channel = ["Swipe Transaction", "Chip Transaction", "Online Transaction"][channel as usize % 3];
+    let channel = [
+        "Swipe Transaction",
+        "Chip Transaction",
+        "Online Transaction",
+    ][channel as usize % 3];
     let (city, st, zip) = match (channel, state % 3) {
         ("Online Transaction", _) => ("ONLINE", "\\N", "\\N"),
         (_, 0) => ("Austin", "TX", "78701"),
@@ -88,7 +133,11 @@ fn tx_line(op: &str, id: u32, minute: u32, channel: u32, state: u32, cents: i64)
     let date = chrono::NaiveDate::from_ymd_opt(2019, 1, 29).expect("date")
         + chrono::Duration::days(i64::from(day));
     let amount = format!("{}.{:02}", cents / 100, (cents % 100).abs());
-    let amount = if cents < 0 && cents > -100 { format!("-{amount}") } else { amount };
+    let amount = if cents < 0 && cents > -100 {
+        format!("-{amount}")
+    } else {
+        amount
+    };
     if op == "d" {
         return format!("d transactions {id}");
     }
@@ -161,20 +210,36 @@ async fn a_crash_between_the_two_commits_is_repaired_by_a_rebuild() {
     apply_commit(&lake, &parsed[1]).await.expect("apply");
     // Simulate the crash: the keys table committed the new bronze version, the aggregate not.
     let spec = reflection_specs().expect("specs").remove(0);
-    let mut keys = open_reflection(&lake, &format!("{}__keys", spec.name)).await.expect("open").expect("built");
-    let bronze = open_bronze(&lake, "transactions").await.expect("open").expect("exists");
+    let mut keys = open_reflection(&lake, &format!("{}__keys", spec.name))
+        .await
+        .expect("open")
+        .expect("built");
+    let bronze = open_bronze(&lake, "transactions")
+        .await
+        .expect("open")
+        .expect("exists");
     let pos = crate::lake::commit::applied_position(&bronze, &mut Default::default(), APP_ID)
-        .await.expect("pos").expect("pos");
+        .await
+        .expect("pos")
+        .expect("pos");
     let props = deltalake::kernel::transaction::CommitProperties::default()
         .with_metadata([
-            ("finlake.position".to_owned(), serde_json::to_value(&pos).expect("json")),
-            ("finlake.bronze_version".to_owned(), serde_json::Value::from(bronze.version().expect("v") as i64)),
+            (
+                "finlake.position".to_owned(),
+                serde_json::to_value(&pos).expect("json"),
+            ),
+            (
+                "finlake.bronze_version".to_owned(),
+                serde_json::Value::from(bronze.version().expect("v") as i64),
+            ),
         ])
         .with_application_transaction(deltalake::kernel::Transaction::new(
             super::maintain::APP_ID,
             bronze.version().expect("v") as i64,
         ));
-    crate::lake::commit::commit_position_only(&mut keys, props).await.expect("commit");
+    crate::lake::commit::commit_position_only(&mut keys, props)
+        .await
+        .expect("commit");
     let out = refresh_reflections(&lake, APP_ID).await.expect("refresh");
     assert_eq!(out[0].action, Action::Built);
     let (refl, scratch) = reflection_vs_scratch(&lake).await;

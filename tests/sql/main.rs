@@ -21,7 +21,6 @@ use finlake::reflections::{
 };
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 
-
 struct Db {
     ctx: SessionContext,
 }
@@ -52,7 +51,11 @@ fn rows_of(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, DbError> {
                 fmts.iter()
                     .map(|f| {
                         let s = f.value(i).to_string();
-                        if s.is_empty() { "(empty)".to_owned() } else { s }
+                        if s.is_empty() {
+                            "(empty)".to_owned()
+                        } else {
+                            s
+                        }
                     })
                     .collect(),
             );
@@ -92,12 +95,17 @@ impl AsyncDB for Db {
 async fn context(lake: &Lake, reflections: &Arc<Reflections>, on: bool) -> SessionContext {
     let config = SessionConfig::new()
         .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
-        .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+        .set_bool(
+            "datafusion.execution.parquet.schema_force_view_types",
+            false,
+        )
         .with_option_extension(FinlakeOptions::default());
     let ctx = SessionContext::new_with_config(config);
     ensure_catalog(&ctx);
     let versions = register_lake(&ctx, lake).await.expect("register bronze");
-    register_views(&ctx, &versions).await.expect("register views");
+    register_views(&ctx, &versions)
+        .await
+        .expect("register views");
     ctx.add_analyzer_rule(reflection_rule(Arc::clone(reflections)));
     if !on {
         ctx.sql("SET finlake.reflections = off")
@@ -133,7 +141,11 @@ async fn run_files(
             let ctx = ctx.clone();
             async move { Ok(Db { ctx }) }
         });
-        let mode = if on { "reflections on" } else { "reflections off" };
+        let mode = if on {
+            "reflections on"
+        } else {
+            "reflections off"
+        };
         match runner.run_file_async(file).await {
             Ok(()) => println!("ok   {} ({mode})", file.display()),
             Err(e) => {
@@ -166,7 +178,13 @@ const NOT_SERVED: [&str; 3] = [
 ];
 
 async fn query(ctx: &SessionContext, sql: &str) -> (Vec<Vec<String>>, String) {
-    let batches = ctx.sql(sql).await.expect("plan").collect().await.expect("run");
+    let batches = ctx
+        .sql(sql)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run");
     let explain = ctx
         .sql(&format!("EXPLAIN {sql}"))
         .await
@@ -184,8 +202,8 @@ async fn query(ctx: &SessionContext, sql: &str) -> (Vec<Vec<String>>, String) {
 async fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("tempdir");
-    let lake = Lake::open(dir.path().to_str().expect("utf-8 path"), Default::default())
-        .expect("lake");
+    let lake =
+        Lake::open(dir.path().to_str().expect("utf-8 path"), Default::default()).expect("lake");
     let fixture = std::fs::read_to_string(root.join("sql/tests/golden.events")).expect("fixture");
     let commits = parse_fixture(&fixture).expect("fixture parses");
     let (commits, last) = commits.split_at(commits.len() - 1);
@@ -211,29 +229,58 @@ async fn main() {
             failures.push(what.to_owned());
         }
     };
-    check(on_plan.contains("reflection:tx_minute"), "dashboard query served by tx_minute");
-    check(!off_plan.contains("reflection:"), "substitution off uses no reflection");
-    check(on_before == off_before, "dashboard results equal with and without reflection");
+    check(
+        on_plan.contains("reflection:tx_minute"),
+        "dashboard query served by tx_minute",
+    );
+    check(
+        !off_plan.contains("reflection:"),
+        "substitution off uses no reflection",
+    );
+    check(
+        on_before == off_before,
+        "dashboard results equal with and without reflection",
+    );
     for sql in SERVED {
         let (on_rows, plan) = query(&context(&lake, &reflections, true).await, sql).await;
         let (off_rows, _) = query(&context(&lake, &reflections, false).await, sql).await;
-        check(plan.contains("reflection:tx_minute") && on_rows == off_rows, &format!("served by tx_minute, same rows: {sql}"));
+        check(
+            plan.contains("reflection:tx_minute") && on_rows == off_rows,
+            &format!("served by tx_minute, same rows: {sql}"),
+        );
     }
     for sql in NOT_SERVED {
         let (_, plan) = query(&context(&lake, &reflections, true).await, sql).await;
-        check(!plan.contains("reflection:"), &format!("not answerable from tx_minute: {sql}"));
+        check(
+            !plan.contains("reflection:"),
+            &format!("not answerable from tx_minute: {sql}"),
+        );
     }
     apply_commit(&lake, &last[0]).await.expect("apply");
-    let (stale_rows, stale_plan) = query(&context(&lake, &reflections, true).await, DASHBOARD).await;
+    let (stale_rows, stale_plan) =
+        query(&context(&lake, &reflections, true).await, DASHBOARD).await;
     let (off_rows, _) = query(&context(&lake, &reflections, false).await, DASHBOARD).await;
-    check(!stale_plan.contains("reflection:"), "a reflection behind the snapshot is not used");
-    check(stale_rows == off_rows, "results after an unreflected commit are current");
+    check(
+        !stale_plan.contains("reflection:"),
+        "a reflection behind the snapshot is not used",
+    );
+    check(
+        stale_rows == off_rows,
+        "results after an unreflected commit are current",
+    );
     check(stale_rows != on_before, "the unreflected commit is visible");
     refresh_reflections(&lake, APP_ID).await.expect("refresh");
     reflections.load(&lake).await.expect("load");
-    let (fresh_rows, fresh_plan) = query(&context(&lake, &reflections, true).await, DASHBOARD).await;
-    check(fresh_plan.contains("reflection:tx_minute"), "after the refresh the reflection serves again");
-    check(fresh_rows == off_rows, "refreshed reflection equals the view");
+    let (fresh_rows, fresh_plan) =
+        query(&context(&lake, &reflections, true).await, DASHBOARD).await;
+    check(
+        fresh_plan.contains("reflection:tx_minute"),
+        "after the refresh the reflection serves again",
+    );
+    check(
+        fresh_rows == off_rows,
+        "refreshed reflection equals the view",
+    );
 
     if !failures.is_empty() {
         println!("\n{} failure(s): {failures:#?}", failures.len());
