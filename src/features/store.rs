@@ -205,8 +205,12 @@ impl FraudFeatures {
             for b in &batches {
                 let c = b
                     .column_by_name("state")
-                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
                     .ok_or_else(|| Error::Other("_state has no state column".into()))?;
+                let c = datafusion::arrow::compute::cast(c, &DataType::Utf8)?;
+                let c = c
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| Error::Other("_state's state is not text".into()))?;
                 if !c.is_empty() {
                     engine = serde_json::from_str(c.value(0))?;
                 }
