@@ -6,7 +6,7 @@ SCALE ?= 0.01
 RATE ?= 200
 DURATION ?= 30s
 
-.PHONY: clients deps build test test-fast lint fmt demo db-start db-stop bench-load clean-state stack-up stack-down stack-status
+.PHONY: clients deps build test test-fast test-sql lint fmt demo db-start db-stop bench-load bench-fraud clean-state stack-up stack-down stack-status
 
 deps:
 	@bash scripts/deps.sh
@@ -35,6 +35,10 @@ test: deps clients
 ## Unit tests only: no database needed.
 test-fast:
 	$(CARGO) test --locked --lib
+
+## sqllogictest files of sql/tests over the golden lake, reflections on and off (no database).
+test-sql:
+	$(CARGO) test --locked --test sql
 
 lint:
 	$(CARGO) fmt --check
@@ -67,6 +71,11 @@ stack-status:
 ## Scale-1.0 load benchmark (release build; about 10 minutes per run).
 bench-load: deps
 	bash benches/load.sh
+
+## Fraud features: alert precision and recall on generated data (debug build, ~1 minute).
+bench-fraud:
+	$(CARGO) build --locked --profile dev --bench fraud_features
+	$$(ls -t $(CARGO_TARGET_DIR)/debug/deps/fraud_features-* | grep -v '\.d$$' | head -1)
 
 clean-state:
 	-$(CARGO_TARGET_DIR)/debug/finlake db stop

@@ -13,16 +13,19 @@
 //! - [`engine`]: DataFusion over the lake's live Delta tables, behind a `QueryEngine` trait;
 //! - [`flight`]: the Arrow Flight SQL server over any engine;
 //! - [`serve`]: `finlake serve`, ingestion and Flight SQL in one process;
+//! - [`reflections`]: the analytics views of `sql/`, reflections and their substitution;
 //! - [`cli`]: the command line and its configuration blocks.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod data;
 pub mod engine;
+pub mod features;
 pub mod flight;
 pub mod ingest;
 pub mod lake;
 pub mod pipeline;
+pub mod reflections;
 pub mod serve;
 pub mod source;
 pub mod verify;

@@ -4,6 +4,7 @@
 //! `finlake db start` (state under cargo's target tmp dir, reused between runs, stopped by
 //! `make test`). Every test works in a database of its own.
 
+mod analytics;
 mod binlog;
 mod common;
 mod compose;

@@ -1,0 +1,52 @@
+//! Analytics views and reflections.
+//!
+//! - [`views`]: the SQL views of `sql/` (silver and gold), registered into a DataFusion
+//!   session under the `finlake` catalog, plus the UDF they use (`finlake_home_state`);
+//! - [`spec`]: reflections declared beside their views (`-- reflection: ...` comments);
+//! - [`maintain`]: reflections stored as Delta tables under `<lake>/reflections/<name>`,
+//!   maintained incrementally from the bronze `__changes` history, exactly once;
+//! - [`rule`]: the analyzer rule that answers aggregations from a reflection when the
+//!   reflection is exactly at the query's bronze snapshot;
+//! - [`golden`]: a small hand-checkable lake built from a fixture (tests, sqllogictest).
+//!
+//! Integration (engine): per query, after registering the bronze snapshots in `finlake.bronze`,
+//! call [`register_views`] with the bronze versions, and install [`reflection_rule`] once on
+//! the session state. Ingestion: call [`refresh_reflections`] after each committed batch.
+
+pub mod golden;
+pub mod maintain;
+pub mod rule;
+pub mod spec;
+pub mod views;
+
+#[cfg(test)]
+mod tests;
+
+pub use maintain::{RefreshOutcome, reflection_url, refresh_reflections};
+pub use rule::{FinlakeOptions, Reflections, reflection_rule};
+pub use spec::{ReflectionSpec, reflection_specs};
+pub use views::{
+    BronzeVersions, CATALOG, ViewDef, ensure_catalog, register_lake, register_udfs, register_views,
+    view_defs,
+};
+
+/// Errors of the analytics layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("view or reflection definition: {0}")]
+    Spec(String),
+    #[error("datafusion: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("delta: {0}")]
+    Delta(#[from] deltalake::DeltaTableError),
+    #[error("lake: {0}")]
+    Lake(#[from] crate::lake::Error),
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("fixture {line}: {reason}")]
+    Fixture { line: usize, reason: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
