@@ -322,10 +322,10 @@ def ensure_tables(spark, root: str, tables: list[Table]):
 
 
 def payload_schema(t: Table) -> str:
-    image = ", ".join(f"`{c.name}`: STRING" for c in t.columns)
+    image = ", ".join(f"`{c.name}` STRING" for c in t.columns)
     return (
-        f"op: STRING, before: STRUCT<{image}>, after: STRUCT<{image}>, "
-        "source: STRUCT<file: STRING, pos: BIGINT, row: BIGINT, snapshot: STRING, ts_ms: BIGINT>"
+        f"op STRING, before STRUCT<{image}>, after STRUCT<{image}>, "
+        "source STRUCT<file STRING, pos BIGINT, row BIGINT, snapshot STRING, ts_ms BIGINT>"
     )
 
 
@@ -338,7 +338,7 @@ def effects(df, t: Table, masker: SqlMasker):
     df = df.where("value IS NOT NULL AND length(value) > 0").select(
         "partition",
         "offset",
-        F.expr(f"from_json(value, 'schema: STRING, payload: STRUCT<{ps}>')").alias("env"),
+        F.expr(f"from_json(value, 'payload STRUCT<{ps}>')").alias("env"),
         F.expr(f"from_json(value, '{ps}')").alias("bare"),
     )
     df = df.select(
@@ -425,9 +425,14 @@ class Writer:
         spark = self.spark
         df = df.selectExpr("topic", "partition", "offset", "CAST(value AS STRING) AS value").persist()
         try:
+            present = {r["topic"] for r in df.select("topic").distinct().collect()}
+            if not present:
+                return
             hw = self.high_water()
             marks = []
             for topic, t in self.tables.items():
+                if topic not in present:
+                    continue
                 events = effects(df.where(F.col("topic") == topic), t, self.masker)
                 # Streamed events older than what the partition delivered before are replays.
                 w = Window.partitionBy("partition").orderBy("offset").rowsBetween(Window.unboundedPreceding, -1)

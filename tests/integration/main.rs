@@ -14,5 +14,6 @@ mod ingest_props;
 mod loading;
 mod scaleout;
 mod source_faults;
+mod spark;
 mod stack;
 mod workload;
