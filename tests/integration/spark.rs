@@ -144,10 +144,14 @@ async fn spark_job_builds_the_binlog_paths_bronze_tables_on_minio_idempotently()
     for schema in binlog::table_schemas(&url, &names).await.expect("schemas") {
         let layout = finlake::pipeline::layout_for(&schema.name);
         let partitioned = layout.partition_rows.is_some();
-        let table = lake
+        let mut table = lake
             .open_table_with(&schema, layout)
             .await
             .expect("open the Spark-written table");
+        // The MERGE of micro-batch 0 recorded its Delta txn (app id, batch id).
+        let app = format!("finlake-spark/{}", schema.name);
+        let txn = table.txn_version(&app).await.expect("txn");
+        assert_eq!(txn, Some(0), "txn {app} of {}", schema.name);
         let state = table.delta().snapshot().expect("snapshot");
         let have = state.snapshot().arrow_schema();
         let want = types::bronze_schema(&schema, partitioned).expect("bronze schema");
