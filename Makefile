@@ -6,7 +6,7 @@ SCALE ?= 0.01
 RATE ?= 200
 DURATION ?= 30s
 
-.PHONY: clients deps build test test-fast test-sql lint fmt demo db-start db-stop bench-load bench-fraud clean-state stack-up stack-down stack-status
+.PHONY: clients spark-install deps build test test-fast test-sql lint fmt demo db-start db-stop bench-load bench-fraud clean-state stack-up stack-down stack-status
 
 deps:
 	@bash scripts/deps.sh
@@ -25,6 +25,7 @@ TEST_STATE := $(CARGO_TARGET_DIR)/tmp/finlake-test-state
 TEST_STACK := $(CARGO_TARGET_DIR)/tmp/finlake-stack
 test: deps clients
 	bash infra/local/stack.sh install
+	bash infra/spark/install.sh
 	@set +e; $(CARGO) test --locked --no-fail-fast -- --test-threads=2; rc=$$?; \
 	  if [ -x $(CARGO_TARGET_DIR)/debug/finlake ]; then \
 	    $(CARGO_TARGET_DIR)/debug/finlake --state-dir $(TEST_STATE) db stop >/dev/null || true; fi; \
@@ -67,6 +68,10 @@ stack-down:
 
 stack-status:
 	bash infra/local/stack.sh status
+
+## The Spark job's venv (pyspark, delta-spark) and jars, cached under ~/.cache/finlake/spark.
+spark-install:
+	bash infra/spark/install.sh
 
 ## Scale-1.0 load benchmark (release build; about 10 minutes per run).
 bench-load: deps

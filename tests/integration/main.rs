@@ -17,5 +17,6 @@ mod ingest_props;
 mod loading;
 mod scaleout;
 mod source_faults;
+mod spark;
 mod stack;
 mod workload;

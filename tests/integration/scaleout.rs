@@ -18,8 +18,8 @@ use crate::stack::{
     delete_connector, kafka_env, register_connector, run_prefix, s3_env, stack, wait_for_debezium,
 };
 
-const MASK_KEY: &str = "integration-test-mask-key-0123456789";
-const TABLES: [&str; 5] = [
+pub(crate) const MASK_KEY: &str = "integration-test-mask-key-0123456789";
+pub(crate) const TABLES: [&str; 5] = [
     "users",
     "cards",
     "mcc_codes",
@@ -28,10 +28,10 @@ const TABLES: [&str; 5] = [
 ];
 
 /// `FINLAKE_*` settings as owned pairs, plus a borrowed view for [`finlake`].
-struct Env(Vec<(&'static str, String)>);
+pub(crate) struct Env(Vec<(&'static str, String)>);
 
 impl Env {
-    fn new(url: &str, lake: &str) -> Self {
+    pub(crate) fn new(url: &str, lake: &str) -> Self {
         Self(vec![
             ("FINLAKE_SOURCE_URL", url.to_owned()),
             ("FINLAKE_LAKE_URI", lake.to_owned()),
@@ -39,7 +39,7 @@ impl Env {
         ])
     }
 
-    fn with(mut self, more: Vec<(&'static str, String)>) -> Self {
+    pub(crate) fn with(mut self, more: Vec<(&'static str, String)>) -> Self {
         for (k, v) in more {
             self.0.retain(|(key, _)| *key != k);
             self.0.push((k, v));
@@ -47,11 +47,11 @@ impl Env {
         self
     }
 
-    fn view(&self) -> Vec<(&str, &str)> {
+    pub(crate) fn view(&self) -> Vec<(&str, &str)> {
         self.0.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
 
-    fn run(&self, args: &[&str]) -> String {
+    pub(crate) fn run(&self, args: &[&str]) -> String {
         ok(finlake(args, &self.view()))
     }
 
@@ -71,11 +71,11 @@ impl Env {
             .expect("spawn finlake")
     }
 
-    fn verify(&self) -> std::process::Output {
+    pub(crate) fn verify(&self) -> std::process::Output {
         finlake(&["verify"], &self.view())
     }
 
-    fn verify_equal(&self) {
+    pub(crate) fn verify_equal(&self) {
         let out = self.verify();
         let report = text(&out);
         assert!(out.status.success(), "source and lake differ:\n{report}");
@@ -83,14 +83,14 @@ impl Env {
     }
 }
 
-async fn apply_sql_file(url: &str, path: &Path) {
+pub(crate) async fn apply_sql_file(url: &str, path: &Path) {
     let sql = std::fs::read_to_string(path).expect("sql file");
     let mut conn = mysql_async::Conn::from_url(url).await.expect("connect");
     conn.query_drop(sql).await.expect("apply sql");
     conn.disconnect().await.expect("disconnect");
 }
 
-fn repo_file(rel: &str) -> std::path::PathBuf {
+pub(crate) fn repo_file(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
@@ -137,10 +137,19 @@ fn sigterm(child: &mut Child) -> std::process::ExitStatus {
 }
 
 /// Every bronze table's source columns, as sorted text rows per table.
-async fn bronze_source_rows(url: &str, lake_uri: &str) -> HashMap<String, Vec<String>> {
+pub(crate) async fn bronze_source_rows(url: &str, lake_uri: &str) -> HashMap<String, Vec<String>> {
+    bronze_source_rows_with(url, lake_uri, HashMap::new()).await
+}
+
+/// [`bronze_source_rows`] of a lake opened with these storage options (S3).
+pub(crate) async fn bronze_source_rows_with(
+    url: &str,
+    lake_uri: &str,
+    options: HashMap<String, String>,
+) -> HashMap<String, Vec<String>> {
     let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
     let schemas = binlog::table_schemas(url, &tables).await.expect("schemas");
-    let lake = Lake::open(lake_uri, HashMap::new()).expect("lake");
+    let lake = Lake::open(lake_uri, options).expect("lake");
     let mut out = HashMap::new();
     for schema in schemas {
         let table = lake
@@ -333,21 +342,10 @@ async fn lake_on_minio_with_two_concurrent_writers() {
         assert!(status.success(), "{name} failed: {status}");
     }
     w1.verify_equal();
-    let s = stack();
-
     // Both writers committed to the same tables on MinIO: each one's offsets are in the log.
-    let options: HashMap<String, String> = [
-        ("aws_endpoint", s.s3_endpoint.clone()),
-        ("aws_access_key_id", s.access_key.clone()),
-        ("aws_secret_access_key", s.secret_key.clone()),
-        ("aws_allow_http", "true".to_owned()),
-        ("aws_region", "us-east-1".to_owned()),
-        ("aws_conditional_put", "etag".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let lake = Lake::open(&format!("s3://{}/{prefix}", s.bucket), options).expect("s3 lake");
+    let lake =
+        Lake::open(&format!("s3://{}/{prefix}", stack().bucket), s3_options()).expect("s3 lake");
+
     let tables: Vec<String> = vec!["transactions".into()];
     let schema = binlog::table_schemas(&url, &tables)
         .await
@@ -363,4 +361,20 @@ async fn lake_on_minio_with_two_concurrent_writers() {
         assert!(offset.is_some_and(|o| o > 0), "{app}: {offset:?}");
     }
     delete_connector(&prefix);
+}
+
+/// Storage options of the stack's MinIO for [`Lake::open`].
+pub(crate) fn s3_options() -> HashMap<String, String> {
+    let s = stack();
+    [
+        ("aws_endpoint", s.s3_endpoint.clone()),
+        ("aws_access_key_id", s.access_key.clone()),
+        ("aws_secret_access_key", s.secret_key.clone()),
+        ("aws_allow_http", "true".to_owned()),
+        ("aws_region", "us-east-1".to_owned()),
+        ("aws_conditional_put", "etag".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
