@@ -26,7 +26,7 @@ use crate::flight::{self, FlightConfig};
 use crate::ingest::binlog;
 use crate::ingest::mask::{self, Masker};
 use crate::lake::{self, Lake};
-use crate::pipeline::{self, IngestConfig};
+use crate::pipeline;
 use http::{IngestState, Ops};
 
 /// Longest the server waits for running calls and the loop after a shutdown signal.
