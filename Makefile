@@ -28,9 +28,9 @@ test: deps clients
 	bash infra/spark/install.sh
 	@set +e; $(CARGO) test --locked --no-fail-fast -- --test-threads=2; rc=$$?; \
 	  if [ -x $(CARGO_TARGET_DIR)/debug/finlake ]; then \
-	    $(CARGO_TARGET_DIR)/debug/finlake --state-dir $(TEST_STATE) db stop >/dev/null || true; fi; \
-	  FINLAKE_STACK_DIR=$(TEST_STACK) bash infra/local/stack.sh down || true; \
-	  FINLAKE_STACK_DIR=$(TEST_STACK)-faults bash infra/local/stack.sh down || true; \
+	    $(CARGO_TARGET_DIR)/debug/finlake --state-dir $(TEST_STATE) db stop >/dev/null 2>&1 || true; fi; \
+	  FINLAKE_STACK_DIR=$(TEST_STACK) bash infra/local/stack.sh down >/dev/null 2>&1 || true; \
+	  FINLAKE_STACK_DIR=$(TEST_STACK)-faults bash infra/local/stack.sh down >/dev/null 2>&1 || true; \
 	  exit $$rc
 
 ## Unit tests only: no database needed.
