@@ -14,14 +14,38 @@ pub(crate) fn state_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("finlake-test-state"))
 }
 
-/// Runs the real binary with a clean `FINLAKE_*` environment plus `env`.
-pub(crate) fn finlake(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// The real binary, with no `FINLAKE_*` variable inherited from the test's environment.
+pub(crate) fn finlake_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_finlake"));
     for (k, _) in std::env::vars() {
         if k.starts_with("FINLAKE_") {
             cmd.env_remove(k);
         }
     }
+    cmd
+}
+
+/// Runs `finlake ARGS` with `env` on a thread of its own (a workload beside a running loop);
+/// the thread asserts success and returns stdout.
+pub(crate) fn finlake_on_thread(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::thread::JoinHandle<String> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        ok(finlake(&args, &env))
+    })
+}
+
+/// Runs the real binary with a clean `FINLAKE_*` environment plus `env`.
+pub(crate) fn finlake(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = finlake_command();
     cmd.env("FINLAKE_NO_PROGRESS", "1")
         .env("FINLAKE_LOG", "warn");
     cmd.args(args).envs(env.iter().copied());

@@ -4,7 +4,7 @@
 //! and lake equal.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::{Reaped, finlake, fresh_db, ok, text};
@@ -41,12 +41,7 @@ async fn restarting_connect_kafka_and_minio_loses_nothing() {
     register_connector_on(&stack, &url, &prefix, &prefix, 5504);
 
     // A continuous loop and a live workload, while each component goes down and up again.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_finlake"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("FINLAKE_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = crate::common::finlake_command();
     let ingest = cmd
         .arg("ingest")
         .envs(view.iter().copied())

@@ -35,12 +35,7 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `finlake serve ARGS` with `env` and waits for both listening lines.
     pub(crate) fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_finlake"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("FINLAKE_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = crate::common::finlake_command();
         let mut child = cmd
             .env("FINLAKE_LOG", "warn")
             .env("FINLAKE_NO_PROGRESS", "1")

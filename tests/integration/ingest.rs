@@ -2,7 +2,7 @@
 //! Delta lake.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
@@ -110,12 +110,7 @@ async fn kill_9_during_ingest_loses_and_duplicates_nothing() {
     for round in 0..3u64 {
         // A continuous ingest and a live workload at the same time; the ingest is killed with
         // SIGKILL at a different moment each round.
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_finlake"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("FINLAKE_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = crate::common::finlake_command();
         let mut ingest = cmd
             .arg("ingest")
             .args(["--max-wait", "50ms"])
@@ -125,32 +120,23 @@ async fn kill_9_during_ingest_loses_and_duplicates_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn ingest");
-        let workload = {
-            let env: Vec<(String, String)> = env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            std::thread::spawn(move || {
-                let env: Vec<(&str, &str)> =
-                    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                ok(finlake(
-                    &[
-                        "simulate",
-                        "--rate",
-                        "200",
-                        "--duration",
-                        "3s",
-                        "--label-delay",
-                        "1s",
-                        "--connections",
-                        "4",
-                        "--seed",
-                        &round.to_string(),
-                    ],
-                    &env,
-                ))
-            })
-        };
+        let seed = round.to_string();
+        let workload = crate::common::finlake_on_thread(
+            &[
+                "simulate",
+                "--rate",
+                "200",
+                "--duration",
+                "3s",
+                "--label-delay",
+                "1s",
+                "--connections",
+                "4",
+                "--seed",
+                &seed,
+            ],
+            &env,
+        );
         std::thread::sleep(Duration::from_millis(1200 + 700 * round));
         ingest.kill().expect("SIGKILL");
         ingest.wait().expect("reap");

@@ -56,12 +56,7 @@ impl Env {
     }
 
     fn spawn(&self, args: &[&str]) -> Child {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_finlake"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("FINLAKE_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = crate::common::finlake_command();
         cmd.args(args)
             .envs(self.view())
             .env("FINLAKE_LOG", "warn")

@@ -84,12 +84,7 @@ async fn dropped_source_connections_are_retried_and_nothing_is_lost() {
         url.replace(host_port, &format!("127.0.0.1:{}", proxy.port))
     );
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_finlake"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("FINLAKE_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = crate::common::finlake_command();
     let log = tempfile::NamedTempFile::new().expect("log");
     let mut ingest = cmd
         .args(["ingest", "--max-wait", "50ms"])
@@ -102,30 +97,21 @@ async fn dropped_source_connections_are_retried_and_nothing_is_lost() {
         .expect("spawn ingest");
 
     for round in 0..3 {
-        let sim = {
-            let env: Vec<(String, String)> = direct
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            std::thread::spawn(move || {
-                let env: Vec<(&str, &str)> =
-                    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                ok(finlake(
-                    &[
-                        "simulate",
-                        "--rate",
-                        "150",
-                        "--duration",
-                        "2s",
-                        "--label-delay",
-                        "1s",
-                        "--seed",
-                        &format!("{round}"),
-                    ],
-                    &env,
-                ))
-            })
-        };
+        let seed = format!("{round}");
+        let sim = crate::common::finlake_on_thread(
+            &[
+                "simulate",
+                "--rate",
+                "150",
+                "--duration",
+                "2s",
+                "--label-delay",
+                "1s",
+                "--seed",
+                &seed,
+            ],
+            &direct,
+        );
         tokio::time::sleep(Duration::from_millis(900)).await;
         proxy.cut();
         sim.join().expect("workload");
