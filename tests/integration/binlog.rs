@@ -271,7 +271,8 @@ async fn snapshot_during_concurrent_writes_has_no_gap_and_no_double() {
     let writer_url = url.clone();
     let writer = tokio::spawn(async move {
         let mut w = connect(&writer_url).await;
-        for n in 0..400 {
+        // Enough writes that they still run when the snapshot opens, however fast the server.
+        for n in 0..1_500 {
             w.query_drop(format!(
                 "INSERT INTO t (v, amount, at) VALUES ('w{n}', -{n}.25, NOW(6))"
             ))
