@@ -36,8 +36,16 @@ pub enum Error {
     Kafka(Box<kafka::Error>),
     #[error(transparent)]
     Serve(#[from] crate::serve::Error),
+    #[error("reflections: {0}")]
+    Reflections(Box<crate::reflections::Error>),
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<crate::reflections::Error> for Error {
+    fn from(e: crate::reflections::Error) -> Self {
+        Error::Reflections(Box::new(e))
+    }
 }
 
 impl From<kafka::Error> for Error {
@@ -313,6 +321,10 @@ pub struct IngestArgs {
     pub ingest_source: IngestSource,
     #[command(flatten)]
     pub kafka: KafkaSettings,
+    /// Score transactions for fraud as they arrive, into the lake's `features/fraud_alerts`
+    /// (`--fraud-features=false` to turn off). Default: on for `serve`, off for `ingest`.
+    #[arg(long, env = "FINLAKE_FRAUD_FEATURES", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub fraud_features: Option<bool>,
 }
 
 impl IngestArgs {
@@ -328,6 +340,7 @@ impl IngestArgs {
             until_caught_up: self.until_caught_up,
             resnapshot: self.resnapshot,
             status_interval: self.status_interval,
+            fraud_features: self.fraud_features.unwrap_or(false),
         }
     }
 }
@@ -352,6 +365,10 @@ pub struct MaintainArgs {
     /// Skip vacuum.
     #[arg(long, env = "FINLAKE_NO_VACUUM", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub no_vacuum: bool,
+    /// Also bring the reflections up to the binlog loop's applied position (what `serve`
+    /// does continuously), building them when missing.
+    #[arg(long, env = "FINLAKE_MAINTAIN_REFLECTIONS", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub reflections: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -387,11 +404,16 @@ fn open_lake(cfg: &LakeConfig) -> Result<Lake> {
 
 /// Sets up logging to stderr.
 pub fn init_logging(cfg: &LogConfig) {
-    // delta-rs warns about a missing merge metric on every MERGE; keep it quiet unless asked.
-    let directives = if cfg.log_filter.contains("deltalake") {
+    // delta-rs warns about a missing merge metric on every MERGE, and the Delta kernel logs
+    // an error for every table opened before its first commit (which callers handle, e.g.
+    // reflections not built yet); keep both quiet unless asked.
+    let directives = if cfg.log_filter.contains("deltalake") || cfg.log_filter.contains("kernel") {
         cfg.log_filter.clone()
     } else {
-        format!("{},deltalake_core::operations::merge=error", cfg.log_filter)
+        format!(
+            "{},deltalake_core::operations::merge=error,buoyant_kernel::snapshot::builder=off",
+            cfg.log_filter
+        )
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -649,6 +671,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 {
                     Some(r) => println!("{r}"),
                     None => println!("{name:<24} (no table)"),
+                }
+            }
+            if args.reflections {
+                for o in crate::reflections::refresh_reflections(&lake, "finlake-binlog").await? {
+                    println!(
+                        "reflection {:<15} {:?} at bronze version {}: {} changes, {} groups in {:.1} s",
+                        o.name,
+                        o.action,
+                        o.bronze_version,
+                        o.changes,
+                        o.groups,
+                        o.elapsed.as_secs_f64()
+                    );
                 }
             }
         }

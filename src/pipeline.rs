@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, instrument, warn};
 
+use crate::features::FraudFeatures;
 use crate::ingest::binlog::{self, BinlogSource, Mode, StartFrom};
 use crate::ingest::event::{ChangeEvent, Position, Source};
 use crate::ingest::mask::{self, Masker};
@@ -26,6 +27,14 @@ pub enum Error {
     Lake(#[from] lake::Error),
     #[error(transparent)]
     Mask(#[from] mask::Error),
+    #[error("fraud features: {0}")]
+    Features(Box<crate::features::store::Error>),
+}
+
+impl From<crate::features::store::Error> for Error {
+    fn from(e: crate::features::store::Error) -> Self {
+        Error::Features(Box::new(e))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -69,7 +78,16 @@ pub struct IngestConfig {
     pub resnapshot: bool,
     /// How often the loop appends its figures to `bronze/_ingest_status`.
     pub status_interval: Duration,
+    /// Score transactions for fraud as they arrive (`features/fraud_alerts`), the feature
+    /// state's position joining the resume point.
+    pub fraud_features: bool,
 }
+
+/// How often the fraud features' state is stored (alerts are stored with every batch).
+const FEATURE_CHECKPOINT: Duration = Duration::from_secs(5);
+
+/// Source tables the fraud features read.
+const FEATURE_TABLES: [&str; 2] = ["transactions", "cards"];
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
@@ -153,7 +171,32 @@ pub async fn run(
         let applied = sink.bronze.applied(&cfg.app_id).await?;
         targets.insert(sink.schema.name.clone(), Target { sink, applied });
     }
-    let lowest = targets.values().map(|t| t.applied.clone()).min().flatten();
+    let mut features = match (
+        cfg.fraud_features,
+        targets.get("transactions"),
+        targets.get("cards"),
+    ) {
+        (true, Some(t), Some(c)) => {
+            Some(FraudFeatures::open(lake, &t.sink.schema, &c.sink.schema).await?)
+        }
+        (true, _, _) => {
+            warn!("fraud features need the transactions and cards tables; not scoring");
+            None
+        }
+        (false, _, _) => None,
+    };
+    let mut lowest = targets.values().map(|t| t.applied.clone()).min().flatten();
+    // Resume early enough for the stored feature state (its events are replayed to it; the
+    // tables skip what they have). A state taken mid-snapshot cannot be resumed from: it
+    // continues from the tables' position.
+    if let (Some(f), Some(l)) = (features.as_ref().and_then(|f| f.position()), &lowest)
+        && !f.snapshot
+        && !l.snapshot
+        && f < l
+    {
+        info!(features = ?f, tables = ?l, "resuming from the fraud features' state");
+        lowest = Some(f.clone());
+    }
     // A snapshot position means a snapshot was under way when the last run stopped.
     let interrupted = targets
         .values()
@@ -203,6 +246,7 @@ pub async fn run(
     let mut last_report = Instant::now();
     tokio::pin!(stop);
     let mut reconnect_delay = RECONNECT_MIN;
+    let mut last_checkpoint = Instant::now();
     loop {
         let batch = tokio::select! {
             _ = &mut stop => break,
@@ -243,13 +287,24 @@ pub async fn run(
         report.events += batch.events.len() as u64;
         let schema_changes = batch.schema_changes;
         let mut per_table: HashMap<String, Vec<ChangeEvent>> = HashMap::new();
+        let mut feature_events = Vec::new();
+        let features_at = features.as_ref().and_then(|f| f.position().cloned());
         for mut e in batch.events {
             if let Some(t) = targets.get(&*e.table) {
-                if t.applied.as_ref().is_some_and(|a| e.position <= *a) {
+                let have = t.applied.as_ref().is_some_and(|a| e.position <= *a);
+                let score = features.is_some()
+                    && FEATURE_TABLES.contains(&&*e.table)
+                    && features_at.as_ref().is_none_or(|p| e.position > *p);
+                if have && !score {
                     continue; // this table already has it
                 }
                 masker.mask(&t.sink.schema, &mut e);
-                per_table.entry(e.table.to_string()).or_default().push(e);
+                if score {
+                    feature_events.push(e.clone());
+                }
+                if !have {
+                    per_table.entry(e.table.to_string()).or_default().push(e);
+                }
             }
         }
         // Sources deliver a schema change in a batch of its own (no events), at the
@@ -285,6 +340,17 @@ pub async fn run(
                 s.applied_at_ms = Some(chrono::Utc::now().timestamp_millis());
             }
         }
+        if let Some(f) = features.as_mut() {
+            if !feature_events.is_empty() {
+                f.score(&feature_events, &up_to).await?;
+            }
+            if last_checkpoint.elapsed() >= FEATURE_CHECKPOINT
+                || cfg.until_caught_up && source.caught_up()
+            {
+                f.checkpoint().await?;
+                last_checkpoint = Instant::now();
+            }
+        }
         if idle_due {
             last_idle_commit = Instant::now();
         }
@@ -305,6 +371,9 @@ pub async fn run(
         if cfg.until_caught_up && source.caught_up() {
             break;
         }
+    }
+    if let Some(f) = features.as_mut() {
+        f.checkpoint().await?;
     }
     let at = report.position.as_ref();
     report_status(

@@ -4,12 +4,19 @@
 -- foreign country or online, zip as text. Counters (*_n) are 0/1 integers so that
 -- aggregations over them roll up exactly.
 --
+-- Reflections: one at minute grain for gold.minute_metrics and ad-hoc roll-ups, and small
+-- ones at day and month grain for the dashboards (a query is answered from the smallest
+-- reflection whose dims cover it).
 -- reflection: tx_minute kind=aggregation source=transactions key=id dims=minute,channel,mcc,location_kind,merchant_location measures=amount,is_refund_n,is_online_n,has_error_n
+-- reflection: tx_day kind=aggregation source=transactions key=id dims=day,channel,location_kind measures=amount,is_refund_n,is_online_n,has_error_n
+-- reflection: tx_month_mcc kind=aggregation source=transactions key=id dims=month,channel,mcc measures=amount,is_refund_n,is_online_n,has_error_n
+-- reflection: tx_month_location kind=aggregation source=transactions key=id dims=month,location_kind,merchant_location measures=amount,is_refund_n,is_online_n,has_error_n
 SELECT
   t.id,
   t.date AS ts,
   date_trunc('minute', t.date) AS minute,
   CAST(t.date AS DATE) AS day,
+  CAST(date_trunc('month', t.date) AS DATE) AS month,
   t.client_id,
   t.card_id,
   t.amount,

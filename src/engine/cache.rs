@@ -24,6 +24,7 @@ pub struct CacheKey {
     pub sql: String,
     /// The parameter batch, IPC-encoded (empty without parameters).
     pub params: Vec<u8>,
+    pub settings: std::collections::BTreeMap<String, String>,
     pub versions: Versions,
 }
 
@@ -156,9 +157,14 @@ where
 }
 
 /// Whether a plan's result depends only on its tables' versions and parameters: no
-/// information_schema, no volatile or stable functions (`random()`, `now()`).
+/// information_schema, no volatile or stable functions (`random()`, `now()`), not EXPLAIN.
 pub fn cacheable(plan: &LogicalPlan, reads_information_schema: bool) -> bool {
     if reads_information_schema {
+        return false;
+    }
+    // A plan's text depends on more than the data (which reflections are current, settings):
+    // never cached.
+    if matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
         return false;
     }
     let mut pure = true;
@@ -198,6 +204,7 @@ mod tests {
         CacheKey {
             sql: "select x".into(),
             params: vec![],
+            settings: Default::default(),
             versions: Versions::from([("bronze.t".to_owned(), v)]),
         }
     }
@@ -264,5 +271,6 @@ mod tests {
             false
         ));
         assert!(!cacheable(&p("select 1").await, true));
+        assert!(!cacheable(&p("explain select abs(-1)").await, false));
     }
 }

@@ -3,8 +3,9 @@
 //! Every query gets its own catalog (`finlake`, one schema per layer) holding a provider per
 //! table: the tables the query reads are refreshed to their latest commit first (or loaded at
 //! the versions a ticket pinned), the others are taken at their last known snapshot. The base
-//! [`SessionState`] (configuration, functions, optimizer rules, object stores) is shared; a
-//! later optimizer rule (reflections) goes into [`EngineOptions::optimizer_rules`].
+//! [`SessionState`] (configuration, functions, optimizer rules, object stores) is shared.
+//! Views and their rules come from an [`Extension`] ([`EngineOptions::extension`]): a query
+//! naming a view reads the view's inputs at its snapshot, with the views planned over them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::pin::Pin;
@@ -39,14 +40,15 @@ use tracing::{Instrument, Span, debug, info, info_span, warn};
 use url::Url;
 
 use super::cache::{self, CacheKey, ResultCache};
+use super::extension::{Extension, ViewName};
 use super::keys::KeyCatalog;
 use super::metrics::Metrics;
 use super::params;
 use super::plain::{plain_schema, to_schema};
 use super::tables::{LakeTable, Snap, TableId, list_layer};
 use super::{
-    Error, Planned, QueryEngine, Result, ResultStream, SqlFunctions, Statement, TableInfo,
-    TableKind, Versions,
+    Error, Planned, QueryEngine, Result, ResultStream, SETTING_PREFIX, SqlFunctions, Statement,
+    TableInfo, TableKind, Versions,
 };
 use crate::lake::Lake;
 
@@ -69,13 +71,20 @@ pub struct EngineOptions {
     pub optimizer_rules: Vec<Arc<dyn OptimizerRule + Send + Sync>>,
     /// Extra DataFusion settings (`datafusion.*` keys).
     pub settings: Vec<(String, String)>,
+    /// Views, functions and rules over the lake tables (the analytics of `sql/`).
+    pub extension: Option<Arc<dyn Extension>>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             catalog: "finlake".into(),
-            layers: vec!["bronze".into(), "silver".into(), "gold".into()],
+            layers: vec![
+                "bronze".into(),
+                "silver".into(),
+                "gold".into(),
+                "features".into(),
+            ],
             refresh_interval: Duration::from_secs(2),
             statement_timeout: Some(Duration::from_secs(300)),
             cache_bytes: 256 << 20,
@@ -83,6 +92,7 @@ impl Default for EngineOptions {
             keys: KeyCatalog::from_source_ddl(),
             optimizer_rules: Vec::new(),
             settings: Vec::new(),
+            extension: None,
         }
     }
 }
@@ -150,12 +160,17 @@ fn base_state(opts: &EngineOptions) -> Result<SessionState> {
     for rule in &opts.optimizer_rules {
         builder = builder.with_optimizer_rule(Arc::clone(rule));
     }
-    Ok(builder.build())
+    let mut state = builder.build();
+    if let Some(x) = &opts.extension {
+        x.configure(&mut state)?;
+    }
+    Ok(state)
 }
 
 /// Where a table reference points.
 enum Target {
     Lake(TableId),
+    View,
     InformationSchema,
     Other,
 }
@@ -179,6 +194,12 @@ fn check_read_only(statement: &DfStatement) -> Result<()> {
             | SqlStatement::ShowColumns { .. }
             | SqlStatement::ShowFunctions { .. }
             | SqlStatement::ShowVariable { .. } => Ok(()),
+            SqlStatement::Set(_) => Err(Error::BadRequest(format!(
+                "SET is not kept between statements (every query runs in its own session): \
+                 send the setting with the statement instead, as the gRPC header \
+                 `finlake-<name>: <value>` (a JDBC or ADBC connection property) for \
+                 `{SETTING_PREFIX}<name>`"
+            ))),
             _ => Err(Error::ReadOnly(kind())),
         },
         DfStatement::Explain(_) => Ok(()),
@@ -343,6 +364,9 @@ impl DeltaEngine {
                         warn!(table = %t.id, error = %e, "refresh failed");
                     }
                 }
+                if let Some(x) = &engine.opts.extension {
+                    x.refresh().await;
+                }
             }
         })
     }
@@ -363,6 +387,13 @@ impl DeltaEngine {
         }
         if schema == INFORMATION_SCHEMA {
             return Target::InformationSchema;
+        }
+        if self.opts.extension.as_ref().is_some_and(|x| {
+            x.views()
+                .iter()
+                .any(|v| v.schema == schema && v.name == table)
+        }) {
+            return Target::View;
         }
         Target::Lake(TableId::new(schema, table))
     }
@@ -394,8 +425,9 @@ impl DeltaEngine {
     }
 
     /// Parses, checks, snapshots and plans a statement (parameters not bound yet).
-    async fn prepare(&self, sql: &str, at: Option<&Versions>) -> Result<Prepared> {
-        let sql = params::number_placeholders(sql);
+    async fn prepare(&self, statement: &Statement, at: Option<&Versions>) -> Result<Prepared> {
+        let settings = &statement.settings;
+        let sql = params::number_placeholders(&statement.sql);
         let dialect = self.base.config().options().sql_parser.dialect;
         let statement = self
             .base
@@ -404,15 +436,23 @@ impl DeltaEngine {
         check_read_only(&statement)?;
         let mut ids = BTreeSet::new();
         let mut reads_information_schema = false;
+        let mut reads_views = false;
         for r in self.base.resolve_table_references(&statement)? {
             match self.target(&r) {
                 Target::Lake(id) => {
                     ids.insert(id);
                 }
+                Target::View => reads_views = true,
                 Target::InformationSchema => reads_information_schema = true,
                 Target::Other => {}
             }
         }
+        let extension = self.opts.extension.as_ref();
+        let inputs: Vec<TableId> = extension
+            .filter(|_| reads_views || reads_information_schema)
+            .map(|x| super::extension::input_ids(x.as_ref()))
+            .unwrap_or_default();
+        ids.extend(inputs.iter().cloned());
         for id in &ids {
             if self.table(id).is_none() {
                 // Perhaps created since the last discovery.
@@ -436,7 +476,37 @@ impl DeltaEngine {
             .iter()
             .map(|(id, s)| (id.to_string(), s.version))
             .collect();
-        let state = self.query_state(&chosen)?;
+        let mut state = self.query_state(&chosen)?;
+        for (k, v) in settings {
+            if !k.starts_with(SETTING_PREFIX) {
+                return Err(Error::BadRequest(format!(
+                    "setting {k}: only {SETTING_PREFIX}* settings can be sent with a statement"
+                )));
+            }
+            state
+                .config_mut()
+                .options_mut()
+                .set(k, v)
+                .map_err(|e| Error::BadRequest(format!("setting {k}: {e}")))?;
+        }
+        if let Some(x) = extension {
+            x.on_query(&mut state, &versions)?;
+            let missing: Vec<String> = inputs
+                .iter()
+                .filter(|id| !chosen.contains_key(*id))
+                .map(ToString::to_string)
+                .collect();
+            if reads_views && !missing.is_empty() {
+                return Err(Error::BadRequest(format!(
+                    "the views read {}, which {} no data yet (the ingestion loop creates them)",
+                    missing.join(", "),
+                    if missing.len() == 1 { "has" } else { "have" }
+                )));
+            }
+            if !inputs.is_empty() && missing.is_empty() {
+                x.register_views(&state, &versions).await?;
+            }
+        }
         let kind = statement.to_string();
         let plan = state.statement_to_plan(statement).await?;
         SQLOptions::new()
@@ -467,7 +537,7 @@ impl DeltaEngine {
         span: Span,
         started: Instant,
     ) -> Result<ResultStream> {
-        let p = self.prepare(&statement.sql, at).await?;
+        let p = self.prepare(statement, at).await?;
         let plan = params::bind(p.plan, statement.params.as_ref())?;
         let schema = plain_schema(plan.schema().as_arrow());
         let key = (self.cache.enabled() && cache::cacheable(&plan, p.reads_information_schema))
@@ -478,6 +548,7 @@ impl DeltaEngine {
                         Some(b) => params::encode_batch(b)?,
                         None => Vec::new(),
                     },
+                    settings: statement.settings.clone(),
                     versions: p.versions.clone(),
                 })
             })
@@ -663,7 +734,7 @@ impl QueryEngine for DeltaEngine {
 
     async fn plan(&self, statement: &Statement) -> Result<Planned> {
         let fut = async {
-            let p = self.prepare(&statement.sql, None).await?;
+            let p = self.prepare(statement, None).await?;
             let parameters = params::parameter_schema(&p.plan)?;
             let plan = match &statement.params {
                 Some(b) if b.num_columns() > 0 => params::bind(p.plan, Some(b))?,
@@ -739,6 +810,7 @@ impl QueryEngine for DeltaEngine {
                 primary_key,
             });
         }
+        out.extend(self.view_infos().await);
         let state = self.query_state(&BTreeMap::new())?;
         let info = InformationSchemaProvider::new(Arc::clone(state.catalog_list()));
         for name in info.table_names() {
@@ -761,6 +833,9 @@ impl QueryEngine for DeltaEngine {
     fn schemas(&self) -> Vec<String> {
         let mut out: BTreeSet<String> = self.opts.layers.first().cloned().into_iter().collect();
         out.extend(self.read_tables().keys().map(|id| id.schema.clone()));
+        if let Some(x) = &self.opts.extension {
+            out.extend(x.views().into_iter().map(|v| v.schema));
+        }
         out.insert(INFORMATION_SCHEMA.to_owned());
         out.into_iter().collect()
     }
@@ -800,6 +875,49 @@ impl QueryEngine for DeltaEngine {
 }
 
 impl DeltaEngine {
+    /// The extension's views with their schemas, planned over the inputs' current snapshots
+    /// (none while an input has no data yet).
+    async fn view_infos(&self) -> Vec<TableInfo> {
+        let Some(x) = &self.opts.extension else {
+            return Vec::new();
+        };
+        let views = x.views();
+        let sql = match views.first() {
+            Some(v) => format!("SELECT * FROM {}.{} LIMIT 0", v.schema, v.name),
+            None => return Vec::new(),
+        };
+        let p = match self.prepare(&Statement::new(sql), None).await {
+            Ok(p) => p,
+            Err(e) => {
+                debug!(error = %e, "views not listed");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for ViewName { schema, name } in views {
+            let table = p
+                .state
+                .catalog_list()
+                .catalog(&self.opts.catalog)
+                .and_then(|c| c.schema(&schema))
+                .map(|s| async move { s.table(&name).await.ok().flatten().map(|t| (name, t)) });
+            let Some(fut) = table else { continue };
+            if let Some((name, t)) = fut.await {
+                out.push(TableInfo {
+                    catalog: self.opts.catalog.clone(),
+                    schema,
+                    name,
+                    kind: TableKind::View,
+                    arrow_schema: plain_schema(&t.schema()),
+                    version: None,
+                    committed_ms: None,
+                    primary_key: Vec::new(),
+                });
+            }
+        }
+        out
+    }
+
     /// The counters, shared (for `/metrics`).
     pub fn metrics_handle(&self) -> Arc<Metrics> {
         Arc::clone(&self.metrics)

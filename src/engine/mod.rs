@@ -13,10 +13,12 @@
 //!   client reads;
 //! - [`cache`]: results keyed by query text, parameters and the versions of the tables read;
 //! - [`keys`]: primary keys of the bronze tables;
-//! - [`metrics`]: counters and the query latency histogram.
+//! - [`metrics`]: counters and the query latency histogram;
+//! - [`extension`]: views, functions and rules layered on the lake (the analytics of `sql/`).
 
 pub mod cache;
 pub mod delta;
+pub mod extension;
 pub mod keys;
 pub mod metrics;
 pub mod params;
@@ -34,6 +36,7 @@ use datafusion::error::DataFusionError;
 use futures::stream::BoxStream;
 
 pub use delta::{DeltaEngine, EngineOptions};
+pub use extension::{Extension, ViewName};
 pub use metrics::Metrics;
 
 /// Engine errors. [`Error::is_client_error`] tells a bad request from a server fault.
@@ -84,14 +87,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Statement {
     pub sql: String,
     pub params: Option<RecordBatch>,
+    /// Settings for this statement only (`finlake.reflections` = `off`, ...): the server keeps
+    /// no sessions, so clients send them with each call (Flight: `finlake-<name>` headers).
+    pub settings: BTreeMap<String, String>,
 }
+
+/// Prefix of the settings a statement may carry.
+pub const SETTING_PREFIX: &str = "finlake.";
 
 impl Statement {
     pub fn new(sql: impl Into<String>) -> Self {
         Self {
             sql: sql.into(),
-            params: None,
+            ..Self::default()
         }
+    }
+
+    /// With the setting `key` (`finlake.<name>`) = `value`.
+    pub fn with_setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.insert(key.into(), value.into());
+        self
     }
 }
 

@@ -162,11 +162,32 @@ async fn the_server_is_read_only() {
         "drop table users",
         "copy users to '/tmp/x.parquet'",
         "create view v as select 1",
-        "set datafusion.execution.batch_size = 1",
     ] {
         let err = e.execute(&Statement::new(sql), None).await.expect_err(sql);
         assert!(matches!(err, Error::ReadOnly(_)), "{sql}: {err}");
         assert!(err.to_string().contains("read-only"), "{err}");
+    }
+    // No sessions: SET is refused with where settings go instead; settings sent with a
+    // statement are limited to finlake.* and checked.
+    let err = e
+        .execute(
+            &Statement::new("set datafusion.execution.batch_size = 1"),
+            None,
+        )
+        .await
+        .expect_err("set");
+    assert!(matches!(err, Error::BadRequest(_)), "{err}");
+    assert!(err.to_string().contains("finlake-<name>"), "{err}");
+    for (k, v) in [
+        ("datafusion.execution.batch_size", "1"),
+        ("finlake.reflections", "off"),
+    ] {
+        let err = e
+            .execute(&Statement::new("select 1").with_setting(k, v), None)
+            .await
+            .expect_err(k);
+        assert!(err.is_client_error(), "{k}: {err}");
+        assert!(err.to_string().contains(k), "{k}: {err}");
     }
     // Queries, EXPLAIN and SHOW work.
     assert!(!rows(&e, "explain select * from users").await.is_empty());
@@ -196,6 +217,7 @@ async fn parameters_bind_by_position_and_question_marks_work() {
         let stmt = Statement {
             sql: sql.into(),
             params: Some(params),
+            ..Statement::default()
         };
         let b: Vec<RecordBatch> = e
             .execute(&stmt, None)

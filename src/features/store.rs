@@ -180,6 +180,8 @@ pub struct FraudFeatures {
     cols: Columns,
     alerts: DeltaTable,
     state: DeltaTable,
+    /// The position of the stored state.
+    stored: Option<Position>,
 }
 
 impl FraudFeatures {
@@ -217,6 +219,7 @@ impl FraudFeatures {
             }
         }
         Ok(Self {
+            stored: engine.position.clone(),
             engine,
             cols,
             alerts,
@@ -232,12 +235,23 @@ impl FraudFeatures {
     /// Scores the batch's `transactions` and `cards` events (source order; other tables'
     /// events are ignored, replays skipped), appends the alerts and stores the state, both
     /// recording `up_to`. Returns every scored transaction of the batch.
-    #[instrument(skip_all, fields(events = events.len(), position = ?up_to))]
     pub async fn on_commit(
         &mut self,
         events: &[ChangeEvent],
         up_to: &Position,
     ) -> Result<Vec<Scored>> {
+        let scored = self.score(events, up_to).await?;
+        self.checkpoint().await?;
+        Ok(scored)
+    }
+
+    /// [`on_commit`](Self::on_commit) without storing the state: the alerts record `up_to`,
+    /// the stored state stays at its last [`checkpoint`](Self::checkpoint). After a restart
+    /// the loop resumes from that state's position and the replayed events rebuild the same
+    /// state, giving no alert twice (alerts up to the alerts' position are skipped). The
+    /// loop checkpoints every few seconds rather than on every micro-batch.
+    #[instrument(skip_all, fields(events = events.len(), position = ?up_to))]
+    pub async fn score(&mut self, events: &[ChangeEvent], up_to: &Position) -> Result<Vec<Scored>> {
         let scored = self.engine.process(&self.cols, events);
         self.engine.expire();
         if self.engine.position.as_ref().is_none_or(|p| p < up_to) {
@@ -262,6 +276,18 @@ impl FraudFeatures {
                     .await?;
             }
         }
+        Ok(scored)
+    }
+
+    /// Stores the engine's state (with its position) in `features/_state`.
+    #[instrument(skip_all, fields(position = ?self.engine.position))]
+    pub async fn checkpoint(&mut self) -> Result<()> {
+        let Some(up_to) = self.engine.position.clone() else {
+            return Ok(());
+        };
+        if self.stored.as_ref() == Some(&up_to) {
+            return Ok(());
+        }
         let json = serde_json::to_string(&self.engine)?;
         let batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![Field::new(
@@ -276,8 +302,9 @@ impl FraudFeatures {
             .clone()
             .write(vec![batch])
             .with_save_mode(SaveMode::Overwrite)
-            .with_commit_properties(props(up_to)?)
+            .with_commit_properties(props(&up_to)?)
             .await?;
-        Ok(scored)
+        self.stored = Some(up_to);
+        Ok(())
     }
 }

@@ -4,7 +4,10 @@
 //! statement: the SQL, the bound parameters (Arrow IPC) and, in tickets, the table versions
 //! GetFlightInfo planned against. Any server process over the same lake can serve them; no
 //! server state is kept between calls, so nothing leaks when a client never closes a handle.
-//! Layout: the magic `FLQ1`, then JSON `{"sql", "params"?: base64 IPC, "versions"?}`.
+//! Layout: the magic `FLQ1`, then JSON `{"sql", "params"?: base64 IPC, "versions"?,
+//! "settings"?}`.
+
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -24,6 +27,8 @@ struct Wire {
     params: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     versions: Option<Versions>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    settings: BTreeMap<String, String>,
 }
 
 /// A decoded handle.
@@ -58,6 +63,7 @@ impl QueryHandle {
             sql: self.statement.sql.clone(),
             params,
             versions: self.versions.clone(),
+            settings: self.statement.settings.clone(),
         };
         let mut out = MAGIC.to_vec();
         serde_json::to_writer(&mut out, &wire).map_err(|e| BadHandle(e.to_string()))?;
@@ -88,6 +94,7 @@ impl QueryHandle {
             statement: Statement {
                 sql: wire.sql,
                 params,
+                settings: wire.settings,
             },
             versions: wire.versions,
         })
@@ -108,6 +115,7 @@ mod tests {
             Statement {
                 sql: "select * from users where id = $1".into(),
                 params: Some(params),
+                settings: BTreeMap::from([("finlake.reflections".to_owned(), "off".to_owned())]),
             },
             Some(Versions::from([("bronze.users".to_owned(), 3)])),
         );

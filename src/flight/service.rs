@@ -192,6 +192,31 @@ impl FinlakeFlightSql {
     }
 }
 
+/// Statement settings sent as gRPC headers: `finlake-<name>: <value>` sets `finlake.<name>`
+/// (the server keeps no sessions; `SET` is refused with a pointer here). Checked by the
+/// engine when it plans the statement.
+fn settings(
+    metadata: &tonic::metadata::MetadataMap,
+) -> Result<std::collections::BTreeMap<String, String>, Status> {
+    let mut out = std::collections::BTreeMap::new();
+    for kv in metadata.iter() {
+        let tonic::metadata::KeyAndValueRef::Ascii(k, v) = kv else {
+            continue;
+        };
+        let Some(name) = k.as_str().strip_prefix("finlake-") else {
+            continue;
+        };
+        let v = v.to_str().map_err(|_| {
+            Status::invalid_argument(format!("header {}: not a text value", k.as_str()))
+        })?;
+        out.insert(
+            format!("{}{}", engine::SETTING_PREFIX, name.replace('-', "_")),
+            v.trim().to_owned(),
+        );
+    }
+    Ok(out)
+}
+
 /// The metadata commands' FlightInfo: the command itself is the ticket.
 fn metadata_info(
     schema: &Schema,
@@ -257,7 +282,9 @@ impl FlightSqlService for FinlakeFlightSql {
         if query.transaction_id.is_some() {
             return Err(Status::invalid_argument("transactions are not supported"));
         }
-        let handle = QueryHandle::new(Statement::new(query.query), None);
+        let mut statement = Statement::new(query.query);
+        statement.settings = settings(request.metadata())?;
+        let handle = QueryHandle::new(statement, None);
         self.statement_info(handle, request.into_inner()).await
     }
 
@@ -266,7 +293,11 @@ impl FlightSqlService for FinlakeFlightSql {
         cmd: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let handle = QueryHandle::decode(&cmd.prepared_statement_handle).map_err(bad_handle)?;
+        let mut handle = QueryHandle::decode(&cmd.prepared_statement_handle).map_err(bad_handle)?;
+        handle
+            .statement
+            .settings
+            .extend(settings(request.metadata())?);
         self.statement_info(handle, request.into_inner()).await
     }
 
@@ -534,12 +565,13 @@ impl FlightSqlService for FinlakeFlightSql {
     async fn do_action_create_prepared_statement(
         &self,
         query: ActionCreatePreparedStatementRequest,
-        _request: Request<Action>,
+        request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         if query.transaction_id.is_some() {
             return Err(Status::invalid_argument("transactions are not supported"));
         }
-        let statement = Statement::new(query.query);
+        let mut statement = Statement::new(query.query);
+        statement.settings = settings(request.metadata())?;
         let planned = self.engine.plan(&statement).await.map_err(status)?;
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: QueryHandle::new(statement, None)

@@ -9,10 +9,15 @@
 //!   reflection is exactly at the query's bronze snapshot;
 //! - [`golden`]: a small hand-checkable lake built from a fixture (tests, sqllogictest).
 //!
-//! Integration (engine): per query, after registering the bronze snapshots in `finlake.bronze`,
-//! call [`register_views`] with the bronze versions, and install [`reflection_rule`] once on
-//! the session state. Ingestion: call [`refresh_reflections`] after each committed batch.
+//! - [`analytics`]: all of it as an engine [`Extension`](crate::engine::Extension) (what
+//!   `finlake serve` installs), and the task that keeps the reflections current.
+//!
+//! Outside the engine (tests, sqllogictest): after registering the bronze snapshots in
+//! `finlake.bronze`, call [`register_views`] with their versions and install
+//! [`reflection_rule`] on the session; [`refresh_reflections`] brings reflections to the
+//! bronze tables' applied position.
 
+pub mod analytics;
 pub mod golden;
 pub mod maintain;
 pub mod rule;
@@ -22,6 +27,7 @@ pub mod views;
 #[cfg(test)]
 mod tests;
 
+pub use analytics::{Analytics, spawn_maintainer};
 pub use maintain::{RefreshOutcome, reflection_url, refresh_reflections};
 pub use rule::{FinlakeOptions, Reflections, reflection_rule};
 pub use spec::{ReflectionSpec, reflection_specs};

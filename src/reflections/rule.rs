@@ -4,8 +4,9 @@
 //! It runs after DataFusion's own analyzer rules, when views are inlined as
 //! `SubqueryAlias(finlake.<schema>.<view>, ...)`. An `Aggregate` whose input is that alias
 //! (under any filters) matches a reflection of the view when every GROUP BY expression is a
-//! dim, every filter references only dims, and every aggregate is COUNT(*), COUNT(m),
-//! SUM(m), MIN(m), MAX(m) or AVG(m) of an integer measure m. The subtree becomes an
+//! dim or a deterministic expression of dims only, every filter references only dims, and every aggregate is COUNT(*), COUNT(m),
+//! SUM(m), MIN(m), MAX(m) or AVG(m) of an integer measure m. Of the reflections that match,
+//! the one with the fewest rows answers (declaration order breaks ties). The subtree becomes an
 //! aggregation over the reflection (`TableScan: reflection:<name>`, shown by EXPLAIN), cast
 //! back to the original output schema. Gold views that aggregate the view (such as
 //! `gold.minute_metrics`) and ad-hoc roll-ups both match.
@@ -75,6 +76,10 @@ struct Loaded {
     spec: ReflectionSpec,
     provider: Arc<dyn TableProvider>,
     bronze_version: i64,
+    /// Rows (from the Delta log's file statistics), to prefer the smallest match.
+    rows: usize,
+    /// Declaration order, the tie-break.
+    order: usize,
 }
 
 /// The reflections the rule may use; [`Reflections::load`] reloads them from the lake
@@ -97,13 +102,19 @@ impl Reflections {
     /// Loads the latest snapshot of every reflection that exists in the lake.
     pub async fn load(&self, lake: &Lake) -> Result<()> {
         let mut fresh = HashMap::new();
-        for spec in &self.specs {
+        for (order, spec) in self.specs.iter().enumerate() {
             let Some(table) = open_reflection(lake, &spec.name).await? else {
                 continue;
             };
             let Some((bronze_version, _)) = recorded(&table).await? else {
                 continue;
             };
+            let rows = table
+                .snapshot()?
+                .log_data()
+                .iter()
+                .map(|f| f.num_records().unwrap_or(usize::MAX / 1024))
+                .sum();
             let provider = table.table_provider().await?;
             fresh.insert(
                 spec.name.clone(),
@@ -111,6 +122,8 @@ impl Reflections {
                     spec: spec.clone(),
                     provider,
                     bronze_version,
+                    rows,
+                    order,
                 },
             );
         }
@@ -133,11 +146,15 @@ impl Reflections {
             .unwrap_or_default()
     }
 
+    /// The loaded reflections, smallest first.
     fn current(&self) -> Vec<Loaded> {
-        self.loaded
+        let mut all: Vec<Loaded> = self
+            .loaded
             .read()
             .map(|m| m.values().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        all.sort_by_key(|r| (r.rows, r.order));
+        all
     }
 }
 
@@ -224,11 +241,15 @@ fn rewrite(agg: &Aggregate, r: &Loaded) -> datafusion::error::Result<Option<Logi
     let dims: HashSet<&str> = spec.dims.iter().map(String::as_str).collect();
     let measures: HashSet<&str> = spec.measures.iter().map(String::as_str).collect();
     let q = outer.alias.clone();
-    if !agg
-        .group_expr
-        .iter()
-        .all(|g| matches!(g, Expr::Column(c) if dims.contains(c.name.as_str())))
-    {
+    // Group by dims, or by deterministic expressions of dims only (`date_trunc('hour',
+    // minute)`): each reflection group falls into exactly one query group.
+    if !agg.group_expr.iter().all(|g| {
+        let refs = g.column_refs();
+        !refs.is_empty()
+            && refs.iter().all(|c| dims.contains(c.name.as_str()))
+            && !g.is_volatile()
+            && !matches!(g, Expr::GroupingSet(_))
+    }) {
         return Ok(None);
     }
     if !filters.iter().all(|f| {

@@ -102,7 +102,11 @@ fn schema_sql_parses_into_the_source_tables() {
 #[test]
 fn reflection_declarations_parse() {
     let specs = reflection_specs().expect("specs");
-    assert_eq!(specs.len(), 1);
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["tx_minute", "tx_day", "tx_month_mcc", "tx_month_location"]
+    );
     assert_eq!(specs[0].name, "tx_minute");
     assert_eq!(specs[0].view_name, "transactions_base");
     assert_eq!(specs[0].dims[0], "minute");

@@ -113,7 +113,7 @@ pub fn view_defs() -> Result<Vec<ViewDef>> {
 
 /// `finlake_home_state(lat, lon)`: the state of the nearest known city (the same rule the
 /// generator and the simulator use for a user's home; see README, "Users' home states").
-fn home_state_udf() -> ScalarUDF {
+pub(crate) fn home_state_udf() -> ScalarUDF {
     create_udf(
         "finlake_home_state",
         vec![DataType::Float64, DataType::Float64],

@@ -7,6 +7,11 @@
 //! lake as it is. Shutdown stops accepting calls, lets running ones finish (up to
 //! [`DRAIN`]) and stops the loop at a batch boundary (its position is committed with its
 //! data, so nothing is lost).
+//!
+//! The engine serves the views of `sql/` (`silver.*`, `gold.*`) beside the lake tables, with
+//! reflections substituted into matching queries; while the embedded loop runs, a task keeps
+//! the reflections at its applied position and the loop scores transactions for fraud
+//! (`features.fraud_alerts`).
 
 pub mod http;
 
@@ -27,6 +32,7 @@ use crate::ingest::binlog;
 use crate::ingest::mask::{self, Masker};
 use crate::lake::{self, Lake};
 use crate::pipeline;
+use crate::reflections::{self, Analytics};
 use http::{IngestState, Ops};
 
 /// Longest the server waits for running calls and the loop after a shutdown signal.
@@ -45,8 +51,16 @@ pub enum Error {
     Lake(#[from] lake::Error),
     #[error(transparent)]
     Mask(#[from] mask::Error),
+    #[error("reflections: {0}")]
+    Reflections(Box<reflections::Error>),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<reflections::Error> for Error {
+    fn from(e: reflections::Error) -> Self {
+        Error::Reflections(Box::new(e))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -60,6 +74,13 @@ pub struct ServeArgs {
     /// Serve the lake only; do not run the ingestion loop.
     #[arg(long, env = "FINLAKE_NO_INGEST", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub no_ingest: bool,
+    /// Do not substitute reflections into queries, nor maintain them (the views are still
+    /// served, computed from bronze). Per statement: the `finlake-reflections: off` header.
+    #[arg(long, env = "FINLAKE_NO_REFLECTIONS", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub no_reflections: bool,
+    /// How often the reflections are checked against bronze when they are current.
+    #[arg(long, env = "FINLAKE_REFLECTION_INTERVAL", value_parser = crate::source::simulate::parse_duration, default_value = "500ms")]
+    pub reflection_interval: Duration,
 }
 
 /// Resolves when the watch turns true.
@@ -96,14 +117,18 @@ pub async fn run(
             Ok(schemas) => keys = keys.with_schemas(&schemas),
             Err(e) => warn!(error = %e, "source schemas unavailable; primary keys from the DDL"),
         }
-        Some((args.ingest.ingest_config(url), masker))
+        let mut cfg = args.ingest.ingest_config(url);
+        cfg.fraud_features = args.ingest.fraud_features.unwrap_or(true);
+        Some((cfg, masker))
     };
+    let analytics = Analytics::new(lake.clone(), !args.no_reflections).await?;
     let opts = EngineOptions {
         refresh_interval: args.flight.flight_refresh,
         statement_timeout: args.flight.statement_timeout(),
         cache_bytes: args.flight.flight_cache_bytes,
         cache_entry_bytes: args.flight.flight_cache_entry_bytes,
         keys,
+        extension: Some(Arc::clone(&analytics) as Arc<dyn engine::Extension>),
         ..EngineOptions::default()
     };
     let engine = DeltaEngine::open(&lake, opts).await?;
@@ -128,6 +153,16 @@ pub async fn run(
 
     let (tx, rx) = watch::channel(false);
     let tx = Arc::new(tx);
+    let maintainer = match &ingest {
+        Some((cfg, _)) if !args.no_reflections => Some(reflections::spawn_maintainer(
+            lake.clone(),
+            cfg.app_id.clone(),
+            Arc::clone(&analytics),
+            args.reflection_interval,
+            rx.clone(),
+        )),
+        _ => None,
+    };
     let flight_task = {
         let engine: Arc<dyn QueryEngine> = Arc::<DeltaEngine>::clone(&engine);
         let metrics = ops.engine.metrics_handle();
@@ -186,6 +221,10 @@ pub async fn run(
         }
     };
     refresher.abort();
+    if let Some(m) = maintainer {
+        // It stops between refreshes; a refresh cut short is repaired by the next one.
+        let _ = tokio::time::timeout(Duration::from_secs(5), m).await;
+    }
     flight_result?;
     println!("stopped");
     Ok(())

@@ -16,6 +16,7 @@ mod ingest;
 mod ingest_props;
 mod loading;
 mod scaleout;
+mod serve_analytics;
 mod source_faults;
 mod spark;
 mod stack;

@@ -161,20 +161,25 @@ const DASHBOARD: &str = "SELECT channel, sum(tx_count) AS n, sum(amount) AS amou
      FROM finlake.gold.minute_metrics GROUP BY channel ORDER BY channel";
 
 /// Queries a reflection must answer (roll-ups, filters on dims, every supported aggregate).
-const SERVED: [&str; 4] = [
+const SERVED: [&str; 6] = [
     "SELECT channel, count(*), sum(amount) FROM finlake.silver.transactions_base GROUP BY channel",
     "SELECT location_kind, count(*), sum(is_refund_n), min(amount), max(amount), avg(is_online_n) \
      FROM finlake.silver.transactions_base WHERE minute >= TIMESTAMP '2019-03-02 00:00:00' \
      GROUP BY location_kind",
     "SELECT count(*), sum(amount) FROM finlake.silver.transactions_base WHERE merchant_location = 'XX'",
     "SELECT * FROM finlake.gold.minute_metrics",
+    "SELECT date_trunc('hour', minute) AS h, channel, count(*), sum(amount) \
+     FROM finlake.silver.transactions_base GROUP BY 1, 2",
+    "SELECT CAST(minute AS DATE) AS day, sum(has_error_n), count(*) \
+     FROM finlake.silver.transactions_base WHERE location_kind = 'us_state' GROUP BY 1",
 ];
 
 /// Queries it must not answer: a non-dim grouping, a non-dim filter, a DISTINCT aggregate.
-const NOT_SERVED: [&str; 3] = [
+const NOT_SERVED: [&str; 4] = [
     "SELECT client_id, count(*) FROM finlake.silver.transactions_base GROUP BY client_id",
     "SELECT channel, count(*) FROM finlake.silver.transactions_base WHERE amount > 10 GROUP BY channel",
     "SELECT count(DISTINCT mcc) FROM finlake.silver.transactions_base",
+    "SELECT random() > 0.5 AS r, count(*) FROM finlake.silver.transactions_base GROUP BY 1",
 ];
 
 async fn query(ctx: &SessionContext, sql: &str) -> (Vec<Vec<String>>, String) {
@@ -245,15 +250,33 @@ async fn main() {
         let (on_rows, plan) = query(&context(&lake, &reflections, true).await, sql).await;
         let (off_rows, _) = query(&context(&lake, &reflections, false).await, sql).await;
         check(
-            plan.contains("reflection:tx_minute") && on_rows == off_rows,
-            &format!("served by tx_minute, same rows: {sql}"),
+            plan.contains("reflection:") && on_rows == off_rows,
+            &format!("served by a reflection, same rows: {sql}"),
+        );
+    }
+    // Only tx_month_mcc has both month and mcc; only tx_day has day.
+    for (sql, name) in [
+        (
+            "SELECT month, mcc, count(*), sum(amount) FROM finlake.silver.transactions_base GROUP BY 1, 2",
+            "reflection:tx_month_mcc",
+        ),
+        (
+            "SELECT day, sum(is_online_n) FROM finlake.silver.transactions_base GROUP BY day",
+            "reflection:tx_day",
+        ),
+    ] {
+        let (on_rows, plan) = query(&context(&lake, &reflections, true).await, sql).await;
+        let (off_rows, _) = query(&context(&lake, &reflections, false).await, sql).await;
+        check(
+            plan.contains(name) && on_rows == off_rows,
+            &format!("served by {name}, same rows: {sql}"),
         );
     }
     for sql in NOT_SERVED {
         let (_, plan) = query(&context(&lake, &reflections, true).await, sql).await;
         check(
             !plan.contains("reflection:"),
-            &format!("not answerable from tx_minute: {sql}"),
+            &format!("not answerable from a reflection: {sql}"),
         );
     }
     apply_commit(&lake, &last[0]).await.expect("apply");
