@@ -9,7 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${1:-1.0} RUNS=${2:-3} RATE=${3:-5000}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/finlake/target}
-cargo build --locked --release --bin finlake
+# With the benches: one feature set for the whole release build (dev-dependencies unify
+# features), so the three bench scripts and `cargo bench` share one cached build.
+cargo build --locked --release --bin finlake --benches
 BIN=$CARGO_TARGET_DIR/release/finlake
 STATE=${BENCH_STATE_DIR:-$HOME/.cache/finlake/bench-state}
 export FINLAKE_STATE_DIR=$STATE FINLAKE_NO_PROGRESS=1 FINLAKE_LOG=warn

@@ -17,8 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${1:-1.0} ITERS=${2:-200}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/finlake/target}
-cargo build --locked --release --bin finlake
-cargo bench --locked --bench flight --no-run 2>/dev/null
+# With the benches: one feature set for the whole release build (dev-dependencies unify
+# features), so the three bench scripts and `cargo bench` share one cached build.
+cargo build --locked --release --bin finlake --benches
+
 BIN=$CARGO_TARGET_DIR/release/finlake
 CACHE=$HOME/.cache/finlake
 STATE=${BENCH_STATE_DIR:-$CACHE/bench-state}

@@ -11,7 +11,8 @@ SCALE=${1:-1.0}
 RUNS=${2:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/finlake/target}
 PROFILE=${BENCH_PROFILE:-release}
-cargo build --locked --profile "$PROFILE" --bin finlake
+# With the benches: the feature set the other bench scripts build (one cached build).
+cargo build --locked --profile "$PROFILE" --bin finlake --benches
 BIN=$CARGO_TARGET_DIR/$PROFILE/finlake
 STATE=${BENCH_STATE_DIR:-$HOME/.cache/finlake/bench-state}
 export FINLAKE_STATE_DIR=$STATE FINLAKE_NO_PROGRESS=1 FINLAKE_LOG=warn
