@@ -236,6 +236,12 @@ pub async fn run(
                 t.applied = Some(marker.clone());
             }
         }
+        if let Some(f) = features.as_mut()
+            && f.position().is_some()
+        {
+            info!("resnapshot: the fraud features' state is rebuilt from the snapshot");
+            f.reset();
+        }
     }
 
     let mut dead = DeadLetterTable::open(lake).await?;

@@ -232,6 +232,13 @@ impl FraudFeatures {
         self.engine.position.as_ref()
     }
 
+    /// Forgets the state (a resnapshot rebuilds it from the snapshot's rows, which are the
+    /// history). Stored alerts stay; the next checkpoint overwrites the stored state.
+    pub fn reset(&mut self) {
+        self.engine = FeatureEngine::default();
+        self.stored = None;
+    }
+
     /// Scores the batch's `transactions` and `cards` events (source order; other tables'
     /// events are ignored, replays skipped), appends the alerts and stores the state, both
     /// recording `up_to`. Returns every scored transaction of the batch.
