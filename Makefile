@@ -6,7 +6,7 @@ SCALE ?= 0.01
 RATE ?= 200
 DURATION ?= 30s
 
-.PHONY: clients spark-install deps build test test-fast test-sql lint fmt demo db-start db-stop bench-load bench-fraud clean-state stack-up stack-down stack-status
+.PHONY: clients spark-install deps build test test-fast test-sql lint fmt demo db-start db-stop bench-load bench-cdc bench-flight bench-fraud clean-state stack-up stack-down stack-status
 
 deps:
 	@bash scripts/deps.sh
@@ -73,9 +73,17 @@ stack-status:
 spark-install:
 	bash infra/spark/install.sh
 
-## Scale-1.0 load benchmark (release build; about 10 minutes per run).
+## Scale-1.0 load benchmark (release build; about 4 minutes per run).
 bench-load: deps
 	bash benches/load.sh
+
+## CDC benchmarks: snapshot, backlog drain, freshness at scale 1.0 (release build, ~25 min).
+bench-cdc: deps
+	bash benches/cdc.sh 1.0 3 5000
+
+## Flight SQL and dashboard benchmarks beside DuckDB at scale 1.0 (release build, ~15 min).
+bench-flight: deps
+	bash benches/flight.sh 1.0 100
 
 ## Fraud features: alert precision and recall on generated data (debug build, ~1 minute).
 bench-fraud:
