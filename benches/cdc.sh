@@ -5,6 +5,8 @@
 # for any snapshot), and the achieved workload rate.
 #
 # Usage: bash benches/cdc.sh [SCALE] [RUNS] [RATE]     (defaults 1.0, 3, 5000)
+# BENCH_PARTS=drain,freshness (default snapshot,drain,freshness) skips the snapshots; the
+# other parts then run on an existing lake, BENCH_LAKE (caught up first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${1:-1.0} RUNS=${2:-3} RATE=${3:-5000}
@@ -32,6 +34,9 @@ events_of() { sed -n 's/^applied \([0-9]*\) events.*/\1/p' <<<"$1"; }
 LAKES=$(mktemp -d "${TMPDIR:-/tmp}/finlake-cdc-bench.XXXXXX")
 trap 'rm -rf "$LAKES"; kill $(jobs -p) 2>/dev/null || true' EXIT
 
+PARTS=${BENCH_PARTS:-snapshot,drain,freshness}
+part() { [[ ",$PARTS," == *",$1,"* ]]; }
+if part snapshot; then
 echo "== snapshot of $rows source rows into bronze"
 snap=(); base=()
 for i in $(seq "$RUNS"); do
@@ -47,7 +52,12 @@ for i in $(seq "$RUNS"); do
 done
 echo "median snapshot: $(median "${snap[@]}") s; median mariadb client read: $(median "${base[@]}") s"
 export FINLAKE_LAKE_URI=$LAKES/lake$RUNS
+else
+  export FINLAKE_LAKE_URI=${BENCH_LAKE:?BENCH_LAKE: the lake to run on without the snapshot part}
+  echo "== catching up $FINLAKE_LAKE_URI: $("$BIN" ingest --until-caught-up)"
+fi
 
+if part drain; then
 echo "== backlog drain"
 drain=()
 for i in $(seq "$RUNS"); do
@@ -58,7 +68,9 @@ for i in $(seq "$RUNS"); do
   echo "run $i: backlog from [$sim]; drained $ev changes in $s s = $r changes/s"
 done
 echo "median drain: $(median "${drain[@]}") changes/s"
+fi
 
+if part freshness; then
 echo "== freshness at a target of $RATE ops/s"
 fresh=()
 for i in $(seq "$RUNS"); do
@@ -66,12 +78,15 @@ for i in $(seq "$RUNS"); do
   "$BIN" simulate --rate "$RATE" --duration 70s --connections 16 --label-delay 30s --seed $((200+i)) >"$LAKES/sim.log" & simp=$!
   sleep 5  # let the workload reach its rate before probing
   FINLAKE_SOURCE_URL=$("$BIN" db url) FRESHNESS_PROBES=250 \
-    cargo bench --locked --bench freshness 2>/dev/null | grep '^freshness' | tee "$LAKES/fresh.txt"
+    cargo bench --locked --bench freshness 2>"$LAKES/fresh.err" | { grep '^freshness' || true; } | tee "$LAKES/fresh.txt"
+  [[ -s $LAKES/fresh.txt ]] || { echo "freshness probe of run $i failed:"; tail -5 "$LAKES/fresh.err"; exit 1; }
   wait $simp
-  kill -TERM $ing; wait $ing || true
+  kill -TERM $ing 2>/dev/null || echo "the ingest of run $i had already stopped: $(tail -3 "$LAKES/ingest.log")"
+  wait $ing || true
   echo "run $i: workload $(tail -1 "$LAKES/sim.log")"
   fresh+=("$(sed -n 's/.*p50=\([0-9]*\)ms.*/\1/p' "$LAKES/fresh.txt")")
-  "$BIN" ingest --until-caught-up >/dev/null
+  "$BIN" ingest --until-caught-up >/dev/null || { echo "ingest --until-caught-up after run $i failed ($?)"; exit 1; }
 done
 echo "median freshness p50: $(median "${fresh[@]}") ms"
+fi
 "$BIN" verify
