@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use finlake::lake::Lake;
 use finlake::reflections::maintain::Action;
@@ -38,23 +37,7 @@ async fn context(lake: &Lake, reflections: &Arc<Reflections>, on: bool) -> Sessi
 
 async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
     let batches = ctx.sql(sql).await.expect(sql).collect().await.expect(sql);
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for b in &batches {
-        let f: Vec<_> = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("fmt"))
-            .collect();
-        for i in 0..b.num_rows() {
-            out.push(
-                f.iter()
-                    .map(|f| f.value(i).to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            );
-        }
-    }
+    let mut out = crate::common::lines(&batches);
     out.sort();
     out
 }

@@ -7,37 +7,15 @@ use std::time::{Duration, Instant};
 
 use arrow_flight::sql::CommandGetTables;
 use arrow_flight::sql::client::FlightSqlServiceClient;
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::array::AsArray;
 use mysql_async::prelude::Queryable;
 use tonic::transport::Channel;
 
-use crate::common::{connect, counts, finlake, fresh_db, ok};
+use crate::common::{connect, counts, finlake, fresh_db, lines, ok};
 use crate::flight::{Server, client, fetch, query, scalar, serve_env, wait_caught_up, wait_for};
 
 const DASHBOARD: &str = "SELECT channel, count(*) AS n, sum(amount) AS amount, \
      sum(has_error_n) AS errors FROM silver.transactions_base GROUP BY channel ORDER BY channel";
-
-fn lines(batches: &[RecordBatch]) -> Vec<String> {
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for b in batches {
-        let f: Vec<_> = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("fmt"))
-            .collect();
-        for i in 0..b.num_rows() {
-            out.push(
-                f.iter()
-                    .map(|f| f.value(i).to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            );
-        }
-    }
-    out
-}
 
 async fn run(
     c: &mut FlightSqlServiceClient<Channel>,
