@@ -6,7 +6,7 @@ SCALE ?= 0.01
 RATE ?= 200
 DURATION ?= 30s
 
-.PHONY: clients spark-install deps build test test-fast test-sql lint fmt demo db-start db-stop bench-load bench-cdc bench-flight bench-fraud clean-state stack-up stack-down stack-status
+.PHONY: clients spark-install deps build test test-fast test-sql lint fmt demo db-start db-stop bench-load bench-cdc bench-flight bench-kafka bench-fraud clean-state stack-up stack-down stack-status
 
 deps:
 	@bash scripts/deps.sh
@@ -76,6 +76,12 @@ spark-install:
 ## Scale-1.0 load benchmark (release build; about 4 minutes per run).
 bench-load: deps
 	bash benches/load.sh
+
+## Scale-out benchmarks: Debezium, the Kafka loop beside the Spark job (scale 0.01, ~30 min).
+bench-kafka: deps
+	bash infra/local/stack.sh install
+	bash infra/spark/install.sh
+	bash benches/kafka.sh
 
 ## CDC benchmarks: snapshot, backlog drain, freshness at scale 1.0 (release build, ~25 min).
 bench-cdc: deps

@@ -6,7 +6,8 @@
 //! value is readable. `benches/cdc.sh` runs it beside `finlake ingest` and `finlake simulate`.
 //!
 //! Environment: FINLAKE_SOURCE_URL (application account), FINLAKE_LAKE_URI, FRESHNESS_PROBES
-//! (default 200). Prints `freshness p50=..ms p90=..ms p99=..ms max=..ms n=..`.
+//! (default 200), FRESHNESS_TIMEOUT_S (default 30: a probe not visible by then fails the run),
+//! FRESHNESS_DURATION_S (no new probe after that many seconds; default: no limit). Prints `freshness p50=..ms p90=..ms p99=..ms max=..ms n=..`.
 
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,16 @@ async fn main() -> AnyResult<()> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(200),
     );
+    let timeout = Duration::from_secs(
+        std::env::var("FRESHNESS_TIMEOUT_S")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30),
+    );
+    let duration = std::env::var("FRESHNESS_DURATION_S")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs);
     let path = std::fs::canonicalize(&lake)?.join("bronze/users");
     let table_url = url::Url::from_directory_path(&path).map_err(|()| "lake path")?;
     let mut table = deltalake::open_table(table_url).await?;
@@ -61,7 +72,11 @@ async fn main() -> AnyResult<()> {
         .await?
         .ok_or("no users")?;
     let mut samples = Vec::with_capacity(probes);
+    let began = Instant::now();
     for n in 0..probes {
+        if duration.is_some_and(|d| began.elapsed() >= d) {
+            break;
+        }
         let value = 100 + (n % 100) as i64; // never a real count (1..9)
         let started = Instant::now();
         conn.exec_drop(
@@ -70,14 +85,14 @@ async fn main() -> AnyResult<()> {
         )
         .await?;
         let committed = Instant::now();
-        let deadline = committed + Duration::from_secs(30);
+        let deadline = committed + timeout;
         loop {
             if lake_value(&mut table, user).await? == Some(value) {
                 samples.push(committed.elapsed());
                 break;
             }
             if Instant::now() > deadline {
-                return Err(format!("probe {n} not visible after 30 s").into());
+                return Err(format!("probe {n} not visible after {timeout:?}").into());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -546,7 +546,11 @@ def run(args) -> int:
     query.awaitTermination()
     progress = [p for p in query.recentProgress if p.get("numInputRows")]
     rows = sum(p["numInputRows"] for p in progress)
-    print(f"finlake-spark: applied {rows} messages in {len(progress)} micro-batches", flush=True)
+    busy = sum(p.get("durationMs", {}).get("triggerExecution", 0) for p in progress) / 1000
+    print(
+        f"finlake-spark: applied {rows} messages in {len(progress)} micro-batches ({busy:.1f} s in them)",
+        flush=True,
+    )
     spark.stop()
     return 0
 

@@ -212,10 +212,21 @@ fn check_read_only(statement: &DfStatement) -> Result<()> {
     }
 }
 
+/// `url` as a directory URL (its path ending in `/`), so that joining a relative path appends
+/// to it: `s3://bucket/lake` + `bronze/t/` is `s3://bucket/lake/bronze/t/`, not
+/// `s3://bucket/bronze/t/`.
+pub(crate) fn directory_url(url: &Url) -> Url {
+    let mut dir = url.clone();
+    if !dir.path().ends_with('/') {
+        dir.set_path(&format!("{}/", dir.path()));
+    }
+    dir
+}
+
 impl DeltaEngine {
     /// An engine over `lake`; discovers the tables present now.
     pub async fn open(lake: &Lake, opts: EngineOptions) -> Result<Arc<Self>> {
-        let root = lake.root().clone();
+        let root = directory_url(lake.root());
         let storage_options = lake.storage_options().clone();
         let store = deltalake::logstore::store_for(&root, storage_options.clone())?;
         // delta-rs prefixes the store with the URL's path: list from its root.

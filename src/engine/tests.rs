@@ -315,3 +315,22 @@ async fn statements_time_out() {
             >= 1
     );
 }
+
+#[test]
+fn a_lake_under_an_object_store_prefix_keeps_its_prefix() {
+    let url = |s: &str| url::Url::parse(s).expect("url");
+    for root in ["s3://bucket/lake", "s3://bucket/lake/"] {
+        let dir = delta::directory_url(&url(root));
+        assert_eq!(
+            dir.join("bronze/users/").expect("join").as_str(),
+            "s3://bucket/lake/bronze/users/"
+        );
+    }
+    assert_eq!(
+        delta::directory_url(&url("file:///tmp/lake"))
+            .join("silver/x/")
+            .expect("join")
+            .as_str(),
+        "file:///tmp/lake/silver/x/"
+    );
+}

@@ -8,6 +8,7 @@ mod analytics;
 mod binlog;
 mod common;
 mod compose;
+mod conformance;
 mod db_server;
 mod faults;
 mod flight;

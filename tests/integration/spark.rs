@@ -2,7 +2,8 @@
 //! the native stack: the recorded scenario through Debezium, Kafka and Spark Structured
 //! Streaming into Delta on MinIO (`s3a://`), then `finlake verify` equal, bronze source columns
 //! identical to the binlog path's, the lake types those of the Rust writer, card numbers masked
-//! as the Rust masker does, and a second run changing nothing. Fails (never skips) when the
+//! as the Rust masker does, and a second run changing nothing. With the Kafka source on the
+//! same topics as a third writer: identical Flight SQL query results from the three lakes. Fails (never skips) when the
 //! venv or the jars are missing.
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use finlake::ingest::mask::Masker;
 use finlake::lake::{Lake, types};
 
 use crate::common::fresh_db;
+use crate::conformance::{BRONZE_QUERIES, VIEW_QUERIES, assert_same, served_results};
 use crate::scaleout::{
     Env, MASK_KEY, TABLES, apply_sql_file, bronze_source_rows, bronze_source_rows_with, repo_file,
     s3_options,
@@ -136,6 +138,37 @@ async fn spark_job_builds_the_binlog_paths_bronze_tables_on_minio_idempotently()
         assert_eq!(from_binlog[t], from_spark[t], "bronze {t} differs");
     }
     assert!(from_spark["cards"].iter().all(|r| r.contains("hmac:")));
+
+    // The Kafka source on the same topics into a third lake, then identical Flight SQL
+    // results from the three lakes (bronze), and from the two finlake lakes (the views).
+    let kafka_lake = tempfile::tempdir().expect("tempdir");
+    let kafka_uri = kafka_lake.path().to_str().expect("utf8");
+    let kafka =
+        Env::new(&url, kafka_uri).with(kafka_env(&prefix, &format!("{prefix}-conformance")));
+    kafka.run(&["ingest", "--until-caught-up"]);
+    kafka.verify_equal();
+    let s3 = s3_env(&prefix);
+    let s3: Vec<(&str, &str)> = s3
+        .iter()
+        .filter(|(k, _)| *k != "FINLAKE_LAKE_URI")
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    let all: Vec<&str> = BRONZE_QUERIES.iter().chain(VIEW_QUERIES).copied().collect();
+    let served_binlog = served_results(&url, binlog_uri, &[], &all).await;
+    let served_kafka = served_results(&url, kafka_uri, &[], &all).await;
+    let served_spark = served_results(&url, &lake_uri, &s3, BRONZE_QUERIES).await;
+    assert_same(
+        &all,
+        &served_binlog,
+        &served_kafka,
+        "binlog vs Kafka source",
+    );
+    assert_same(
+        BRONZE_QUERIES,
+        &served_binlog[..BRONZE_QUERIES.len()],
+        &served_spark,
+        "binlog source vs Spark job",
+    );
 
     // The lake types and partitioning are the Rust writer's.
     let names: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
