@@ -263,64 +263,6 @@ async fn partitioned_batches_touch_only_their_partitions() {
     assert_eq!(t.applied("src").await.unwrap(), Some(pos(1010)));
 }
 
-/// `cargo test --release --lib lake::tests::bronze::timing -- --ignored --nocapture`
-/// (`FINLAKE_TIMING_ROWS=1000000` for a bigger table; partitions are a tenth of it).
-#[tokio::test]
-#[ignore = "timing, slow in debug builds"]
-async fn timing_1k_changes_into_100k_rows() {
-    let n: i64 = std::env::var("FINLAKE_TIMING_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    for layout in [
-        Layout::default(),
-        Layout {
-            partition_rows: Some(n / 10),
-        },
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake(&dir);
-        let mut t = lake.open_table_with(&accounts(), layout).await.unwrap();
-        let mut e = Effects::new();
-        for id in 0..n {
-            upsert(&mut e, row(id, "seed", i128::from(id)), 1 + id as u64);
-        }
-        let load = t.apply(e, &pos(n as u64 + 1), "src").await.unwrap();
-        for round in 0..3u64 {
-            let mut e = Effects::new();
-            for j in 0..1000i64 {
-                let id = (j * 7919 + round as i64 * 31) % n;
-                // Concentrated in one key range, like a burst of recent accounts.
-                let id = if layout.partition_rows.is_some() {
-                    n / 2 + id % (n / 20)
-                } else {
-                    id
-                };
-                upsert(
-                    &mut e,
-                    row(id, "upd", 7),
-                    n as u64 + 10 + round * 10_000 + j as u64,
-                );
-            }
-            let out = t
-                .apply(e, &pos(n as u64 + 10 + round * 10_000 + 9_999), "src")
-                .await
-                .unwrap();
-            println!(
-                "{n} rows, layout {layout:?}: load {:?}; {} effects round {round}: {:?}, updated {} (files scanned {}, skipped {}, added {}, removed {})",
-                load.elapsed,
-                out.effects,
-                out.elapsed,
-                out.updated,
-                out.files_scanned,
-                out.files_skipped,
-                out.files_added,
-                out.files_removed
-            );
-        }
-    }
-}
-
 #[test]
 fn lake_urls() {
     let lake = crate::lake::Lake::open("s3://bucket/prefix", Default::default()).unwrap();
