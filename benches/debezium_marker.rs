@@ -18,13 +18,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-const TABLES: [&str; 5] = [
-    "users",
-    "cards",
-    "mcc_codes",
-    "transactions",
-    "fraud_labels",
-];
+use finlake::pipeline::TABLES;
 
 #[tokio::main]
 async fn main() -> AnyResult<()> {

@@ -6,13 +6,7 @@ use mysql_async::prelude::Queryable;
 
 use crate::common::{connect, counts, fingerprint, finlake, fresh_db, ok, text};
 
-const TABLES: [&str; 5] = [
-    "users",
-    "cards",
-    "mcc_codes",
-    "transactions",
-    "fraud_labels",
-];
+use finlake::pipeline::TABLES;
 const SCALE: &str = "0.002";
 
 fn datagen_db(url: &str, extra: &[&str]) -> std::process::Output {

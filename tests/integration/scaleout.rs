@@ -19,13 +19,7 @@ use crate::stack::{
 };
 
 pub(crate) const MASK_KEY: &str = "integration-test-mask-key-0123456789";
-pub(crate) const TABLES: [&str; 5] = [
-    "users",
-    "cards",
-    "mcc_codes",
-    "transactions",
-    "fraud_labels",
-];
+pub(crate) use finlake::pipeline::TABLES;
 
 /// `FINLAKE_*` settings as owned pairs, plus a borrowed view for [`finlake`].
 pub(crate) struct Env(Vec<(&'static str, String)>);
