@@ -7,6 +7,10 @@ mounted into the Compose service). Everything comes from the environment:
 """
 import os
 
+# flightsql-dbapi declares no SQLAlchemy entry point: importing it registers the
+# `datafusion+flightsql://` dialect finlake's connection uses.
+import flightsql.sqlalchemy  # noqa: F401
+
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
 _home = os.environ.get("SUPERSET_HOME", os.path.expanduser("~/.superset"))
 SQLALCHEMY_DATABASE_URI = os.environ.get(
