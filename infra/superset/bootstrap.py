@@ -15,7 +15,6 @@ import argparse
 import io
 import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 import urllib.parse
@@ -53,17 +52,26 @@ def bundle_zip(uri):
     return buf.getvalue()
 
 
-def superset(bin_dir, *args, check=True, quiet=False):
-    cmd = [str(bin_dir / "superset"), *args]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if check and res.returncode != 0:
-        sys.stderr.write(res.stdout[-4000:] + res.stderr[-4000:])
-        raise SystemExit(f"superset-bootstrap: `superset {args[0]}` failed (exit {res.returncode})")
-    if not quiet:
-        for line in (res.stdout + res.stderr).splitlines():
-            if "error" in line.lower() and "INFO" not in line:
-                log(f"superset {args[0]}: {line.strip()}")
-    return res
+class Superset:
+    """Superset's own CLI commands, run in this process on one application (creating the app
+    once instead of once per command)."""
+
+    def __init__(self):
+        from superset.app import create_app
+        from superset.cli.main import superset as cli
+        self.app = create_app()
+        self.cli = cli
+        self.runner = self.app.test_cli_runner()
+
+    def __call__(self, *args):
+        res = self.runner.invoke(self.cli, list(args))
+        if res.exit_code != 0:
+            sys.stderr.write(res.output[-4000:])
+            if res.exception and not isinstance(res.exception, SystemExit):
+                import traceback
+                traceback.print_exception(res.exception, file=sys.stderr)
+            raise SystemExit(f"superset-bootstrap: `superset {' '.join(args[:2])}` failed (exit {res.exit_code})")
+        return res.output
 
 
 def main():
@@ -88,35 +96,36 @@ def main():
         raise SystemExit("superset-bootstrap: SUPERSET_SECRET_KEY is not set")
     os.environ.setdefault("SUPERSET_CONFIG_PATH", str(HERE / "superset_config.py"))
     os.environ.setdefault("FLASK_APP", "superset")
-    bin_dir = pathlib.Path(sys.executable).parent
-    if not (bin_dir / "superset").exists():
-        raise SystemExit(f"superset-bootstrap: no `superset` beside {sys.executable}; run it with Superset's Python")
     home = env("SUPERSET_HOME")
     if home:
         pathlib.Path(home).mkdir(parents=True, exist_ok=True)
+    try:
+        superset = Superset()
+    except ImportError as e:
+        raise SystemExit(f"superset-bootstrap: {e}; run it with Superset's Python "
+                         "(~/.cache/finlake/venv-superset/bin/python)") from e
 
     log("migrating the metadata database")
-    superset(bin_dir, "db", "upgrade", quiet=True)
-    res = superset(bin_dir, "fab", "list-users", quiet=True)
-    if f"username:{args.admin_user} " in res.stdout or f"username:{args.admin_user}|" in res.stdout:
+    superset("db", "upgrade")
+    from superset.extensions import security_manager
+    with superset.app.app_context():
+        exists = security_manager.find_user(username=args.admin_user) is not None
+    if exists:
         log(f"admin user {args.admin_user} exists")
     else:
         log(f"creating admin user {args.admin_user}")
-        superset(bin_dir, "fab", "create-admin", "--username", args.admin_user, "--firstname", "finlake",
+        superset("fab", "create-admin", "--username", args.admin_user, "--firstname", "finlake",
                  "--lastname", "admin", "--email", args.admin_email, "--password", args.admin_password)
     log("superset init (roles and permissions)")
-    superset(bin_dir, "init", quiet=True)
+    superset("init")
     uri = flight_uri(args.flight, args.flight_user, args.flight_password, args.flight_tls)
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "finlake_dashboards.zip"
         path.write_bytes(bundle_zip(uri))
         log(f"importing {BUNDLE.relative_to(HERE.parent.parent)} (Flight SQL at {args.flight})")
-        res = superset(bin_dir, "import-dashboards", "-p", str(path), "-u", args.admin_user)
-        if "error" in (res.stdout + res.stderr).lower() and "Traceback" in res.stderr:
-            sys.stderr.write(res.stderr[-4000:])
-            raise SystemExit("superset-bootstrap: import-dashboards reported an error")
+        superset("import-dashboards", "-p", str(path), "-u", args.admin_user)
     # The importer keeps an existing connection as it is: set the URI (and password) each time.
-    superset(bin_dir, "set-database-uri", "-d", "finlake", "-u", uri, quiet=True)
+    superset("set-database-uri", "-d", "finlake", "-u", uri)
     log("ok")
 
 

@@ -2,13 +2,15 @@
 # Installs Apache Superset 6.1.0 with finlake's Flight SQL dialect (flightsql-dbapi 0.2.2,
 # SQLAlchemy < 2) into its own virtualenv, pinned by infra/superset/constraints.txt and cached
 # under ~/.cache/finlake/venv-superset (FINLAKE_SUPERSET_VENV moves it). Idempotent: a second
-# run with the same pins does nothing.
+# run with the same pins does nothing. Besides the two packages: rich (Superset 6.1.0's CLI
+# imports it) and cachetools (the dashboard importer imports it), which its wheel does not
+# declare; the constraints hold Flask-Caching at 2.3.1 (2.5 breaks Superset's metastore cache).
 #
 #   bash infra/superset/install.sh [--help]
 set -euo pipefail
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 

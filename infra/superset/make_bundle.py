@@ -56,9 +56,11 @@ def metric(label, sql):
     return {"expressionType": "SQL", "sqlExpression": sql, "label": label, "hasCustomLabel": True,
             "optionName": "metric_" + label.replace(" ", "_")}
 
-LAST_DAY = {"col": "minute", "op": "TEMPORAL_RANGE", "val": "Last day"}
+# The last 24 hours up to now (Superset's "Last day" is yesterday's calendar day).
+LAST_24H = 'DATEADD(DATETIME("now"), -24, hour) : now'
+LAST_DAY = {"col": "minute", "op": "TEMPORAL_RANGE", "val": LAST_24H}
 def adhoc_time(colname):
-    return [{"clause": "WHERE", "comparator": "Last day", "expressionType": "SIMPLE",
+    return [{"clause": "WHERE", "comparator": LAST_24H, "expressionType": "SIMPLE",
              "operator": "TEMPORAL_RANGE", "subject": colname}]
 
 CHARTS = {}  # key -> (dashboard, title, viz, dataset, params, query)

@@ -30,7 +30,7 @@ def superset(serve, workdir, procs):
         pytest.fail(f"no Superset in {VENV}: run `make superset-install`")
     home = workdir / "superset"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FINLAKE_", "SUPERSET_"))}
-    env.update(SUPERSET_HOME=str(home), SUPERSET_SECRET_KEY="ops-test-secret-key-0123456789",
+    env.update(SUPERSET_HOME=str(home), SUPERSET_SECRET_KEY="ops-test-secret-key-0123456789abcdef",
                SUPERSET_CONFIG_PATH=str(ROOT / "infra/superset/superset_config.py"), FLASK_APP="superset",
                SUPERSET_ADMIN_PASSWORD=ADMIN_PASSWORD, FINLAKE_FLIGHT_PASSWORD=serve["password"],
                FINLAKE_FLIGHT_USER=serve["user"], FINLAKE_SUPERSET_FLIGHT=serve["flight"])
