@@ -231,6 +231,12 @@ def main():
         problems.append("superset-init does not run infra/superset/bootstrap.py")
     if "bootstrap.py" not in " ".join(services.get("dremio-init", {}).get("command") or []):
         problems.append("dremio-init does not run infra/dremio/bootstrap.py")
+    # Every variable the file requires is in the example env file start_infra.sh points to.
+    example = base / "compose.env.example"
+    names = set(re.findall(r"^([A-Z_]+)=", example.read_text(), re.M)) if example.exists() else set()
+    for var in sorted(set(re.findall(r"\$\{([A-Z_]+):\?", path.read_text()))):
+        if var not in names:
+            problems.append(f"{var} is required by the compose file but not in compose.env.example")
     for f in REQUIRED_FILES:
         if not (base / f).exists():
             problems.append(f"{f} is missing")

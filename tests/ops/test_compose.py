@@ -73,3 +73,28 @@ def test_a_broken_compose_file_fails(tmp_path, case):
         path.unlink()
     assert code == 1
     assert problem in err, err
+
+
+def fake_docker(tmp_path, works):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "docker").write_text("#!/bin/sh\nexit %d\n" % (0 if works else 1))
+    (bin_dir / "docker").chmod(0o755)
+    import os
+    return dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin")
+
+
+def test_start_infra_help_and_clear_errors(tmp_path):
+    script = ROOT / "infra/start_infra.sh"
+    res = subprocess.run(["bash", script, "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "--full" in res.stdout
+    res = subprocess.run(["bash", script], env=fake_docker(tmp_path, works=False), capture_output=True, text=True)
+    assert res.returncode == 1 and "'docker compose' (Compose v2) is not available" in res.stderr
+    res = subprocess.run(["bash", script, "--env-file", tmp_path / "none.env"], env=fake_docker(tmp_path, works=True),
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "none.env is missing" in res.stderr
+    env_file = tmp_path / "partial.env"
+    env_file.write_text((ROOT / "infra/compose.env.example").read_text().replace("MYSQL_ROOT_PASSWORD=", "MYSQL_ROOT_PASSWORD=x"))
+    res = subprocess.run(["bash", script, "--env-file", env_file], env=fake_docker(tmp_path, works=True),
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "FINLAKE_CDC_PASSWORD is empty" in res.stderr
