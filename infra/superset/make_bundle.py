@@ -67,19 +67,19 @@ CHARTS = {}  # key -> (dashboard, title, viz, dataset, params, query)
 def chart(dash, key, title, viz, ds, params, query, width=4, height=50):
     CHARTS[key] = dict(dash=dash, title=title, viz=viz, ds=ds, params=params, query=query, width=width, height=height)
 
-def big_number(dash, key, title, ds, m, time_col=None, subheader=""):
+def big_number(dash, key, title, ds, m, time_col=None, subheader="", fmt="SMART_NUMBER"):
     params = {"viz_type": "big_number_total", "metric": m, "adhoc_filters": adhoc_time(time_col) if time_col else [],
-              "header_font_size": 0.4, "subheader_font_size": 0.15, "y_axis_format": "SMART_NUMBER",
+              "header_font_size": 0.4, "subheader_font_size": 0.15, "y_axis_format": fmt,
               "subheader": subheader}
     query = {"columns": [], "metrics": [m], "filters": [dict(LAST_DAY, col=time_col)] if time_col else [],
              "orderby": [], "row_limit": 10}
     chart(dash, key, title, "big_number_total", ds, params, query, width=3, height=30)
 
-def timeseries(dash, key, title, viz, ds, x, metrics, groupby=(), time_col=None, width=6):
+def timeseries(dash, key, title, viz, ds, x, metrics, groupby=(), time_col=None, width=6, time_format="%H:%M"):
     params = {"viz_type": viz, "x_axis": x, "time_grain_sqla": None, "metrics": metrics, "groupby": list(groupby),
               "adhoc_filters": adhoc_time(time_col) if time_col else [], "row_limit": 10000,
               "truncate_metric": True, "show_legend": True, "legendType": "scroll", "legendOrientation": "top",
-              "x_axis_time_format": "smart_date", "rich_tooltip": True, "y_axis_format": "SMART_NUMBER",
+              "x_axis_time_format": time_format, "tooltipTimeFormat": time_format, "rich_tooltip": True, "y_axis_format": "SMART_NUMBER",
               "color_scheme": "supersetColors", "markerEnabled": True, "markerSize": 4,
               "x_axis_sort_asc": True, "zoomable": False}
     query = {"columns": [{"columnType": "BASE_AXIS", "sqlExpression": x, "label": x, "expressionType": "SQL"}]
@@ -101,8 +101,9 @@ def category_bar(dash, key, title, ds, x, m, width=6, limit=20):
 def table(dash, key, title, ds, columns, order, limit, width=6, height=50):
     params = {"viz_type": "table", "query_mode": "raw", "all_columns": columns,
               "order_by_cols": [json.dumps([c, asc]) for c, asc in order], "row_limit": limit,
-              "adhoc_filters": [], "server_pagination": False, "include_search": False, "table_timestamp_format": "smart_date",
-              "show_cell_bars": True, "color_pn": True}
+              "adhoc_filters": [], "server_pagination": False, "include_search": False,
+              "table_timestamp_format": "%Y-%m-%d %H:%M:%S", "show_cell_bars": False, "color_pn": False,
+              "column_config": {c: {"d3NumberFormat": ".2%"} for c in columns if c.endswith("_rate")}}
     query = {"columns": columns, "metrics": [], "filters": [], "orderby": [[c, asc] for c, asc in order],
              "row_limit": limit}
     chart(dash, key, title, "table", ds, params, query, width=width, height=height)
@@ -112,7 +113,6 @@ TXN = metric("transactions", "SUM(tx_count)")
 SPEND = metric("spend", "SUM(amount)")
 REFUNDS = metric("refunds", "SUM(refunds)")
 ERRORS = metric("errors", "SUM(errors)")
-ERROR_RATE = metric("error rate", "CAST(SUM(errors) AS DOUBLE) / CAST(SUM(tx_count) AS DOUBLE)")
 big_number(OPS, "ops_tx_24h", "Transactions, last 24 h", "minute_metrics", TXN, "minute")
 big_number(OPS, "ops_spend_24h", "Spend, last 24 h", "minute_metrics", SPEND, "minute")
 big_number(OPS, "ops_refunds_24h", "Refunds, last 24 h", "minute_metrics", REFUNDS, "minute")
@@ -120,16 +120,18 @@ big_number(OPS, "ops_errors_24h", "Transactions with errors, last 24 h", "minute
 timeseries(OPS, "ops_volume_minute", "Volume per minute by channel", "echarts_timeseries_line", "minute_metrics", "minute", [TXN], ["channel"], "minute")
 timeseries(OPS, "ops_spend_minute", "Spend per minute", "echarts_timeseries_line", "minute_metrics", "minute", [SPEND], [], "minute")
 timeseries(OPS, "ops_refunds_minute", "Refunds per minute", "echarts_timeseries_bar", "minute_metrics", "minute", [REFUNDS], [], "minute")
-timeseries(OPS, "ops_errors_minute", "Errors per minute", "echarts_timeseries_line", "minute_metrics", "minute", [ERRORS, ERROR_RATE], [], "minute")
+timeseries(OPS, "ops_errors_minute", "Transactions with errors per minute", "echarts_timeseries_line", "minute_metrics", "minute", [ERRORS], [], "minute")
 timeseries(OPS, "ops_daily_history", "Daily volume by channel, all history (reflection tx_day)", "echarts_timeseries_line",
-           "transactions_base", "day", [metric("transactions", "COUNT(*)")], ["channel"], None, width=12)
+           "transactions_base", "day", [metric("transactions", "COUNT(*)")], ["channel"], None, width=12,
+           time_format="%Y-%m-%d")
 
 ALERTS = metric("alerts", "COUNT(*)")
 big_number(FRAUD, "fraud_alerts_total", "Fraud alerts", "fraud_alerts", ALERTS)
-big_number(FRAUD, "fraud_alerts_score", "Mean alert score", "fraud_alerts", metric("mean score", "AVG(score)"))
+big_number(FRAUD, "fraud_alerts_score", "Mean alert score", "fraud_alerts", metric("mean score", "AVG(score)"),
+           fmt=".1f")
 big_number(FRAUD, "fraud_labelled_frauds", "Labelled frauds", "fraud_label_stats", metric("frauds", "SUM(frauds)"))
 big_number(FRAUD, "fraud_rate", "Fraud rate among labelled", "fraud_label_stats",
-           metric("fraud rate", "CAST(SUM(frauds) AS DOUBLE) / CAST(SUM(labelled) AS DOUBLE)"))
+           metric("fraud rate", "CAST(SUM(frauds) AS DOUBLE) / CAST(SUM(labelled) AS DOUBLE)"), fmt=".3%")
 category_bar(FRAUD, "fraud_alert_reasons", "Alerts by reason", "fraud_alert_reasons", "reason", ALERTS)
 table(FRAUD, "fraud_label_stats_table", "Fraud labels by channel and location", "fraud_label_stats",
       ["channel", "location_kind", "out_of_home_state", "tx_count", "labelled", "frauds", "fraud_rate"],

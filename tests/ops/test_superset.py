@@ -128,7 +128,7 @@ def browser():
     from selenium import webdriver
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1500",
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1900",
               "--disable-gpu"):
         opts.add_argument(a)
     service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
