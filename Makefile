@@ -41,9 +41,11 @@ test-fast:
 test-sql:
 	$(CARGO) test --locked --test sql
 
+## Formatting, clippy, and the module graph flowing one way (ARCHITECTURE.md).
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	python3 scripts/modgraph.py --check
 
 fmt:
 	$(CARGO) fmt

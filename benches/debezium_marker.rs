@@ -18,7 +18,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-use finlake::pipeline::TABLES;
+use finlake::lake::TABLES;
 
 #[tokio::main]
 async fn main() -> AnyResult<()> {

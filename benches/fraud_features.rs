@@ -10,7 +10,7 @@ use std::time::Instant;
 use finlake::data::generate::{GenConfig, Generator};
 use finlake::features::{Columns, FeatureEngine, Reason};
 use finlake::ingest::event::{ChangeEvent, Op, Position, Value};
-use finlake::reflections::golden::source_schemas;
+use finlake::testkit::golden::source_schemas;
 
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
@@ -104,7 +104,7 @@ fn main() {
         let tp = labelled.iter().filter(|x| x.0 >= threshold && x.2).count();
         println!(
             "| {threshold}{} | {alerts} | {:.1}% | {:.1}% |",
-            if threshold == finlake::features::engine::ALERT_SCORE {
+            if threshold == finlake::features::scoring::ALERT_SCORE {
                 " (default)"
             } else {
                 ""

@@ -11,8 +11,8 @@ use crate::ingest::binlog;
 use crate::ingest::event::ChangeEvent;
 use crate::ingest::mask::Masker;
 use crate::ingest::schema::TableSchema;
-use crate::lake::{self, Lake};
-use crate::pipeline::{self, layout_for};
+use crate::lake::{self, Lake, layout_for};
+use crate::pipeline;
 
 /// The comparison of one table.
 #[derive(Debug, Clone, Default)]

@@ -52,6 +52,14 @@ use super::{
 };
 use crate::lake::Lake;
 
+mod api;
+mod session;
+mod stream;
+
+pub(crate) use session::directory_url;
+use session::{RefersTo, base_state, check_read_only};
+use stream::{Finish, short};
+
 /// How the engine is set up.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -66,6 +74,8 @@ pub struct EngineOptions {
     /// Result cache capacity in bytes (0 disables it) and the largest result it keeps.
     pub cache_bytes: u64,
     pub cache_entry_bytes: usize,
+    /// Primary keys of bronze tables (none by default: whoever builds the engine knows the
+    /// source).
     pub keys: KeyCatalog,
     /// Extra logical optimizer rules, run after DataFusion's.
     pub optimizer_rules: Vec<Arc<dyn OptimizerRule + Send + Sync>>,
@@ -89,7 +99,7 @@ impl Default for EngineOptions {
             statement_timeout: Some(Duration::from_secs(300)),
             cache_bytes: 256 << 20,
             cache_entry_bytes: 16 << 20,
-            keys: KeyCatalog::from_source_ddl(),
+            keys: KeyCatalog::default(),
             optimizer_rules: Vec::new(),
             settings: Vec::new(),
             extension: None,
@@ -129,100 +139,6 @@ impl std::fmt::Debug for DeltaEngine {
             .finish_non_exhaustive()
     }
 }
-
-fn base_state(opts: &EngineOptions) -> Result<SessionState> {
-    let default_schema = opts.layers.first().map_or("bronze", String::as_str);
-    let mut config = SessionConfig::new()
-        .with_default_catalog_and_schema(&opts.catalog, default_schema)
-        .with_create_default_catalog_and_schema(false)
-        .with_information_schema(true)
-        // Plain strings, which every Flight SQL client reads (view types are also cast at
-        // the boundary, see `plain`).
-        .set_bool(
-            "datafusion.execution.parquet.schema_force_view_types",
-            false,
-        )
-        .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
-        // delta-rs' workaround for a hash-join dynamic filter panic on dictionary keys.
-        .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
-        .set_usize(
-            "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
-            0,
-        );
-    for (k, v) in &opts.settings {
-        config.options_mut().set(k, v)?;
-    }
-    let runtime = RuntimeEnvBuilder::new().build_arc()?;
-    let mut builder = SessionStateBuilder::new()
-        .with_default_features()
-        .with_config(config)
-        .with_runtime_env(runtime);
-    for rule in &opts.optimizer_rules {
-        builder = builder.with_optimizer_rule(Arc::clone(rule));
-    }
-    let mut state = builder.build();
-    if let Some(x) = &opts.extension {
-        x.configure(&mut state)?;
-    }
-    Ok(state)
-}
-
-/// Where a table reference points.
-enum Target {
-    Lake(TableId),
-    View,
-    InformationSchema,
-    Other,
-}
-
-/// Rejects anything but queries (and EXPLAIN / SHOW) before planning, with a clear error.
-fn check_read_only(statement: &DfStatement) -> Result<()> {
-    let kind = || {
-        statement
-            .to_string()
-            .split_whitespace()
-            .next()
-            .unwrap_or("this")
-            .to_ascii_uppercase()
-    };
-    match statement {
-        DfStatement::Statement(s) => match s.as_ref() {
-            SqlStatement::Query(_)
-            | SqlStatement::Explain { .. }
-            | SqlStatement::ExplainTable { .. }
-            | SqlStatement::ShowTables { .. }
-            | SqlStatement::ShowColumns { .. }
-            | SqlStatement::ShowFunctions { .. }
-            | SqlStatement::ShowVariable { .. } => Ok(()),
-            SqlStatement::Set(_) => Err(Error::BadRequest(format!(
-                "SET is not kept between statements (every query runs in its own session): \
-                 send the setting with the statement instead, as the gRPC header \
-                 `finlake-<name>: <value>` (a JDBC or ADBC connection property) for \
-                 `{SETTING_PREFIX}<name>`"
-            ))),
-            _ => Err(Error::ReadOnly(kind())),
-        },
-        DfStatement::Explain(_) => Ok(()),
-        DfStatement::CreateExternalTable(_) | DfStatement::CopyTo(_) => {
-            Err(Error::ReadOnly(kind()))
-        }
-        DfStatement::Reset(_) => Err(Error::BadRequest(
-            "RESET is not supported: every query runs in its own session".into(),
-        )),
-    }
-}
-
-/// `url` as a directory URL (its path ending in `/`), so that joining a relative path appends
-/// to it: `s3://bucket/lake` + `bronze/t/` is `s3://bucket/lake/bronze/t/`, not
-/// `s3://bucket/bronze/t/`.
-pub(crate) fn directory_url(url: &Url) -> Url {
-    let mut dir = url.clone();
-    if !dir.path().ends_with('/') {
-        dir.set_path(&format!("{}/", dir.path()));
-    }
-    dir
-}
-
 impl DeltaEngine {
     /// An engine over `lake`; discovers the tables present now.
     pub async fn open(lake: &Lake, opts: EngineOptions) -> Result<Arc<Self>> {
@@ -382,7 +298,7 @@ impl DeltaEngine {
         })
     }
 
-    fn target(&self, r: &TableReference) -> Target {
+    fn target(&self, r: &TableReference) -> RefersTo {
         let default_schema = self.opts.layers.first().map_or("bronze", String::as_str);
         let (catalog, schema, table) = match r {
             TableReference::Bare { table } => (None, default_schema, table.as_ref()),
@@ -394,19 +310,19 @@ impl DeltaEngine {
             } => (Some(catalog.as_ref()), schema.as_ref(), table.as_ref()),
         };
         if catalog.is_some_and(|c| c != self.opts.catalog) {
-            return Target::Other;
+            return RefersTo::Other;
         }
         if schema == INFORMATION_SCHEMA {
-            return Target::InformationSchema;
+            return RefersTo::InformationSchema;
         }
         if self.opts.extension.as_ref().is_some_and(|x| {
             x.views()
                 .iter()
                 .any(|v| v.schema == schema && v.name == table)
         }) {
-            return Target::View;
+            return RefersTo::View;
         }
-        Target::Lake(TableId::new(schema, table))
+        RefersTo::Lake(TableId::new(schema, table))
     }
 
     /// A state whose catalog holds `chosen` snapshots and every other table's current one.
@@ -450,12 +366,12 @@ impl DeltaEngine {
         let mut reads_views = false;
         for r in self.base.resolve_table_references(&statement)? {
             match self.target(&r) {
-                Target::Lake(id) => {
+                RefersTo::Lake(id) => {
                     ids.insert(id);
                 }
-                Target::View => reads_views = true,
-                Target::InformationSchema => reads_information_schema = true,
-                Target::Other => {}
+                RefersTo::View => reads_views = true,
+                RefersTo::InformationSchema => reads_information_schema = true,
+                RefersTo::Other => {}
             }
         }
         let extension = self.opts.extension.as_ref();
@@ -624,313 +540,5 @@ impl DeltaEngine {
             }
             .boxed(),
         }
-    }
-}
-
-/// The end of every result stream: the statement deadline, metrics, and the query's log line.
-struct Finish {
-    inner: BoxStream<'static, Result<RecordBatch>>,
-    deadline: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
-    span: Span,
-    started: Instant,
-    rows: u64,
-    batches: u64,
-    done: bool,
-    cached: bool,
-    metrics: Arc<Metrics>,
-}
-
-impl Finish {
-    fn end(&mut self, outcome: &str) {
-        self.done = true;
-        let elapsed = self.started.elapsed();
-        self.metrics.observe(elapsed);
-        let _g = self.span.enter();
-        info!(
-            outcome,
-            rows = self.rows,
-            batches = self.batches,
-            cached = self.cached,
-            elapsed_ms = elapsed.as_secs_f64() * 1e3,
-            "query finished"
-        );
-    }
-}
-
-impl Stream for Finish {
-    type Item = Result<RecordBatch>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.done {
-            return Poll::Ready(None);
-        }
-        if let Some((limit, sleep)) = this.deadline.as_mut()
-            && sleep.as_mut().poll(cx).is_ready()
-        {
-            let limit = *limit;
-            Metrics::inc(&this.metrics.query_errors);
-            this.end("timeout");
-            return Poll::Ready(Some(Err(Error::Timeout(limit))));
-        }
-        let polled = {
-            let _g = this.span.enter();
-            this.inner.poll_next_unpin(cx)
-        };
-        match polled {
-            Poll::Ready(Some(Ok(b))) => {
-                this.rows += b.num_rows() as u64;
-                this.batches += 1;
-                this.metrics
-                    .rows
-                    .fetch_add(b.num_rows() as u64, Ordering::Relaxed);
-                Metrics::inc(&this.metrics.batches);
-                Poll::Ready(Some(Ok(b)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                Metrics::inc(&this.metrics.query_errors);
-                {
-                    let _g = this.span.enter();
-                    warn!(error = %e, "query failed");
-                }
-                this.end("error");
-                Poll::Ready(Some(Err(e)))
-            }
-            Poll::Ready(None) => {
-                this.end("ok");
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl Drop for Finish {
-    fn drop(&mut self) {
-        if !self.done {
-            // The client went away (or cancelled): dropping `inner` stops the execution.
-            Metrics::inc(&self.metrics.cancelled);
-            self.end("cancelled");
-        }
-    }
-}
-
-fn short(sql: &str) -> String {
-    const MAX: usize = 500;
-    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.len() <= MAX {
-        return one_line;
-    }
-    let mut cut = MAX;
-    while !one_line.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}...", &one_line[..cut])
-}
-
-fn function_category(label: &str) -> usize {
-    match label {
-        "Math Functions" => 0,
-        "String Functions" | "Binary String Functions" | "Regular Expression Functions" => 1,
-        "Time and Date Functions" => 2,
-        _ => 3,
-    }
-}
-
-#[async_trait]
-impl QueryEngine for DeltaEngine {
-    fn catalog(&self) -> &str {
-        &self.opts.catalog
-    }
-
-    async fn plan(&self, statement: &Statement) -> Result<Planned> {
-        let fut = async {
-            let p = self.prepare(statement, None).await?;
-            let parameters = params::parameter_schema(&p.plan)?;
-            let plan = match &statement.params {
-                Some(b) if b.num_columns() > 0 => params::bind(p.plan, Some(b))?,
-                _ => p.plan,
-            };
-            Ok(Planned {
-                schema: plain_schema(plan.schema().as_arrow()),
-                parameters,
-                versions: p.versions,
-            })
-        };
-        match self.opts.statement_timeout {
-            Some(t) => tokio::time::timeout(t, fut)
-                .await
-                .map_err(|_| Error::Timeout(t))?,
-            None => fut.await,
-        }
-    }
-
-    async fn execute(&self, statement: &Statement, at: Option<&Versions>) -> Result<ResultStream> {
-        let id = self.next_query.fetch_add(1, Ordering::Relaxed);
-        let span = info_span!("query", id, sql = %short(&statement.sql));
-        let started = Instant::now();
-        Metrics::inc(&self.metrics.queries);
-        let fut = self
-            .run(statement, at, span.clone(), started)
-            .instrument(span.clone());
-        let out = match self.opts.statement_timeout {
-            Some(t) => tokio::time::timeout(t, fut)
-                .await
-                .unwrap_or(Err(Error::Timeout(t))),
-            None => fut.await,
-        };
-        if let Err(e) = &out {
-            Metrics::inc(&self.metrics.query_errors);
-            self.metrics.observe(started.elapsed());
-            let _g = span.enter();
-            if e.is_client_error() {
-                info!(error = %e, "query rejected");
-            } else {
-                warn!(error = %e, "query failed");
-            }
-        }
-        out
-    }
-
-    async fn tables(&self) -> Result<Vec<TableInfo>> {
-        self.discover(self.opts.refresh_interval).await?;
-        let mut out = Vec::new();
-        let lake: Vec<Arc<LakeTable>> = self.read_tables().values().cloned().collect();
-        for t in lake {
-            let snap = t.current();
-            let columns: Vec<&str> = snap
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect();
-            let primary_key = self.opts.keys.key_for(
-                &t.id.schema,
-                &t.id.name,
-                snap.primary_key.as_deref(),
-                &columns,
-            );
-            out.push(TableInfo {
-                catalog: self.opts.catalog.clone(),
-                schema: t.id.schema.clone(),
-                name: t.id.name.clone(),
-                kind: TableKind::Table,
-                arrow_schema: plain_schema(&snap.schema),
-                version: Some(snap.version),
-                committed_ms: snap.committed_ms,
-                primary_key,
-            });
-        }
-        out.extend(self.view_infos().await);
-        let state = self.query_state(&BTreeMap::new())?;
-        let info = InformationSchemaProvider::new(Arc::clone(state.catalog_list()));
-        for name in info.table_names() {
-            if let Some(p) = info.table(&name).await? {
-                out.push(TableInfo {
-                    catalog: self.opts.catalog.clone(),
-                    schema: INFORMATION_SCHEMA.to_owned(),
-                    name,
-                    kind: TableKind::System,
-                    arrow_schema: plain_schema(&p.schema()),
-                    version: None,
-                    committed_ms: None,
-                    primary_key: Vec::new(),
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    fn schemas(&self) -> Vec<String> {
-        let mut out: BTreeSet<String> = self.opts.layers.first().cloned().into_iter().collect();
-        out.extend(self.read_tables().keys().map(|id| id.schema.clone()));
-        if let Some(x) = &self.opts.extension {
-            out.extend(x.views().into_iter().map(|v| v.schema));
-        }
-        out.insert(INFORMATION_SCHEMA.to_owned());
-        out.into_iter().collect()
-    }
-
-    fn functions(&self) -> SqlFunctions {
-        let mut lists: [Vec<String>; 4] = Default::default();
-        for (name, f) in self.base.scalar_functions() {
-            let label = f.documentation().map_or("", |d| d.doc_section.label);
-            lists[function_category(label)].push(name.to_ascii_uppercase());
-        }
-        for name in self.base.aggregate_functions().keys() {
-            lists[3].push(name.to_ascii_uppercase());
-        }
-        for l in &mut lists {
-            l.sort();
-            l.dedup();
-        }
-        let [numeric, string, datetime, system] = lists;
-        SqlFunctions {
-            numeric,
-            string,
-            datetime,
-            system,
-        }
-    }
-
-    fn keywords(&self) -> Vec<String> {
-        datafusion::sql::sqlparser::keywords::ALL_KEYWORDS
-            .iter()
-            .map(|k| (*k).to_owned())
-            .collect()
-    }
-
-    fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-}
-
-impl DeltaEngine {
-    /// The extension's views with their schemas, planned over the inputs' current snapshots
-    /// (none while an input has no data yet).
-    async fn view_infos(&self) -> Vec<TableInfo> {
-        let Some(x) = &self.opts.extension else {
-            return Vec::new();
-        };
-        let views = x.views();
-        let sql = match views.first() {
-            Some(v) => format!("SELECT * FROM {}.{} LIMIT 0", v.schema, v.name),
-            None => return Vec::new(),
-        };
-        let p = match self.prepare(&Statement::new(sql), None).await {
-            Ok(p) => p,
-            Err(e) => {
-                debug!(error = %e, "views not listed");
-                return Vec::new();
-            }
-        };
-        let mut out = Vec::new();
-        for ViewName { schema, name } in views {
-            let table = p
-                .state
-                .catalog_list()
-                .catalog(&self.opts.catalog)
-                .and_then(|c| c.schema(&schema))
-                .map(|s| async move { s.table(&name).await.ok().flatten().map(|t| (name, t)) });
-            let Some(fut) = table else { continue };
-            if let Some((name, t)) = fut.await {
-                out.push(TableInfo {
-                    catalog: self.opts.catalog.clone(),
-                    schema,
-                    name,
-                    kind: TableKind::View,
-                    arrow_schema: plain_schema(&t.schema()),
-                    version: None,
-                    committed_ms: None,
-                    primary_key: Vec::new(),
-                });
-            }
-        }
-        out
-    }
-
-    /// The counters, shared (for `/metrics`).
-    pub fn metrics_handle(&self) -> Arc<Metrics> {
-        Arc::clone(&self.metrics)
     }
 }

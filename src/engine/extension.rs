@@ -1,5 +1,5 @@
 //! Views, functions and rules layered over the lake tables by the binary (the analytics of
-//! `sql/` and their reflections, see `reflections::Analytics`), so that the engine does not
+//! `sql/` and their reflections, see `analytics::Analytics`), so that the engine does not
 //! depend on them.
 //!
 //! The engine asks the extension for its views' names and inputs; a query that names a view

@@ -8,11 +8,14 @@
 //!   brought to its latest commit (`update_incremental`) and a provider bound to that snapshot
 //!   is registered in the query's own catalog, so a query sees one consistent snapshot per
 //!   table and running queries never wait on a refresh;
-//! - [`params`]: `?` placeholders, parameter schemas and binding;
+//! - [`params`]: `?` placeholders, parameter schemas and binding, and the Arrow IPC encoding
+//!   of parameter batches ([`encode_batch`], [`decode_batch`]: part of the engine's API, the
+//!   Flight SQL handles carry them);
 //! - [`plain`]: view types (`Utf8View`, `BinaryView`) turned into `Utf8` / `Binary`, which every
 //!   client reads;
 //! - [`cache`]: results keyed by query text, parameters and the versions of the tables read;
-//! - [`keys`]: primary keys of the bronze tables;
+//! - [`keys`]: primary keys of the bronze tables (supplied by whoever builds the engine: it
+//!   knows no source);
 //! - [`metrics`]: counters and the query latency histogram;
 //! - [`extension`]: views, functions and rules layered on the lake (the analytics of `sql/`).
 
@@ -38,6 +41,7 @@ use futures::stream::BoxStream;
 pub use delta::{DeltaEngine, EngineOptions};
 pub use extension::{Extension, ViewName};
 pub use metrics::Metrics;
+pub use params::{decode_batch, encode_batch};
 
 /// Engine errors. [`Error::is_client_error`] tells a bad request from a server fault.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ use deltalake::DeltaTable;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
+use super::keys::KeyCatalog;
 use super::*;
 use crate::lake::Lake;
 
@@ -90,7 +91,11 @@ async fn count(e: &DeltaEngine, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn tables_are_discovered_and_queried_by_layer() {
-    let (_dir, _lake, e) = engine(EngineOptions::default()).await;
+    let (_dir, _lake, e) = engine(EngineOptions {
+        keys: KeyCatalog::new([("users".to_owned(), vec!["id".to_owned()])]),
+        ..EngineOptions::default()
+    })
+    .await;
     assert_eq!(count(&e, "select count(*) from users").await, 10);
     assert_eq!(count(&e, "select count(*) from bronze.users").await, 10);
     assert_eq!(

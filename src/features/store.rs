@@ -22,7 +22,7 @@ use deltalake::protocol::SaveMode;
 use futures::TryStreamExt as _;
 use tracing::instrument;
 
-use super::engine::{Columns, FeatureEngine, Scored};
+use super::scoring::{Columns, FeatureEngine, Scored};
 use crate::ingest::event::{ChangeEvent, Position};
 use crate::ingest::schema::TableSchema;
 use crate::lake::types::{encode_version, pos_offset, pos_row};

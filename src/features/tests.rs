@@ -2,9 +2,9 @@
 
 use proptest::prelude::*;
 
-use super::engine::{Columns, FeatureEngine, Reason, Scored};
+use super::scoring::{Columns, FeatureEngine, Reason, Scored};
 use crate::ingest::event::ChangeEvent;
-use crate::reflections::golden::{parse_fixture, source_schemas};
+use crate::testkit::golden::{parse_fixture, source_schemas};
 
 fn columns() -> Columns {
     let s = source_schemas().expect("schemas");

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Statement, Versions, params};
+use crate::engine::{Statement, Versions, decode_batch, encode_batch};
 
 const MAGIC: &[u8; 4] = b"FLQ1";
 /// Handles larger than this are refused (a statement is never this large).
@@ -54,9 +54,9 @@ impl QueryHandle {
 
     pub fn encode(&self) -> Result<Bytes, BadHandle> {
         let params = match &self.statement.params {
-            Some(b) => Some(
-                STANDARD.encode(params::encode_batch(b).map_err(|e| BadHandle(e.to_string()))?),
-            ),
+            Some(b) => {
+                Some(STANDARD.encode(encode_batch(b).map_err(|e| BadHandle(e.to_string()))?))
+            }
             None => None,
         };
         let wire = Wire {
@@ -83,10 +83,7 @@ impl QueryHandle {
                 let raw = STANDARD
                     .decode(b64)
                     .map_err(|e| BadHandle(format!("parameters: {e}")))?;
-                Some(
-                    params::decode_batch(&raw)
-                        .map_err(|e| BadHandle(format!("parameters: {e}")))?,
-                )
+                Some(decode_batch(&raw).map_err(|e| BadHandle(format!("parameters: {e}")))?)
             }
             None => None,
         };

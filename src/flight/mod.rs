@@ -4,7 +4,7 @@
 //! - [`handle`]: stateless prepared-statement handles and tickets;
 //! - [`auth`]: handshake, bearer tokens, the guard layer every call passes;
 //! - [`sql_info`], [`metadata`]: GetSqlInfo / GetXdbcTypeInfo and the catalog commands;
-//! - [`config`]: `FlightConfig`, the flags.
+//! - [`config`]: `FlightConfig`, the settings.
 
 pub mod auth;
 pub mod config;

@@ -193,7 +193,7 @@ pub struct Batch {
 
 /// A change source (the MySQL binlog, Debezium topics). Implementations deliver whole source
 /// transactions in order and can restart from any position they returned as `resume`.
-pub trait Source: Send {
+pub trait ChangeSource: Send {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Waits up to `max_wait` for events and returns at most about `max_events` of them.

@@ -28,8 +28,8 @@ use deltalake::kernel::transaction::CommitProperties;
 use tracing::instrument;
 
 use super::commit::{
-    applied_position, commit_position_only, commit_properties, open_or_create, read_table,
-    txn_version, with_extra,
+    Begun, applied_position, begin, commit_position_only, commit_properties, open_or_create,
+    read_table, txn_version,
 };
 use super::types::{self, OP, PART, POS, POS_FILE, POS_ROW};
 use super::{Error, Lake, Layout, Result, session};
@@ -95,6 +95,17 @@ pub struct ApplyOutcome {
     pub files_added: usize,
     pub files_removed: usize,
     pub elapsed: Duration,
+}
+
+impl ApplyOutcome {
+    /// `up_to` was not newer than the applied position: nothing written.
+    pub(crate) fn replayed(start: Instant) -> Self {
+        ApplyOutcome {
+            replayed: true,
+            elapsed: start.elapsed(),
+            ..Default::default()
+        }
+    }
 }
 
 /// One bronze Delta table.
@@ -328,21 +339,16 @@ impl BronzeTable {
         extra: &[Transaction],
     ) -> Result<ApplyOutcome> {
         let start = Instant::now();
-        let version = types::encode_version(up_to)?;
-        let applied = self.applied(app_id).await?;
-        if applied.as_ref().is_some_and(|a| a >= up_to) {
-            return Ok(ApplyOutcome {
-                replayed: true,
-                elapsed: start.elapsed(),
-                ..Default::default()
-            });
-        }
+        let Some(Begun { applied, props }) =
+            begin(&mut self.table, &mut self.applied, up_to, app_id, extra).await?
+        else {
+            return Ok(ApplyOutcome::replayed(start));
+        };
         let mut effects: Vec<(Key, Effect)> = effects
             .into_iter()
             .filter(|(_, e)| applied.as_ref().is_none_or(|a| e.position() > a))
             .collect();
         effects.sort_by(|(_, a), (_, b)| a.position().cmp(b.position()));
-        let props = with_extra(commit_properties(app_id, up_to, version)?, extra);
         let mut outcome = ApplyOutcome {
             effects: effects.len(),
             ..Default::default()

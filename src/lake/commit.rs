@@ -113,6 +113,34 @@ pub(crate) fn with_extra(props: CommitProperties, extra: &[Transaction]) -> Comm
         .fold(props, |p, t| p.with_application_transaction(t.clone()))
 }
 
+/// A commit of the changes up to `up_to` that the table does not have yet: the position the
+/// table has applied (changes at or below it are dropped) and the commit's properties.
+pub(crate) struct Begun {
+    pub(crate) applied: Option<Position>,
+    pub(crate) props: CommitProperties,
+}
+
+/// The prologue every exactly-once commit shares (bronze MERGE, history append): the table
+/// brought up to date, its applied position read, and `None` when it already has `up_to` (a
+/// replay: nothing to write); else the commit properties recording `up_to` for `app_id`,
+/// with `extra` application transactions.
+pub(crate) async fn begin(
+    table: &mut DeltaTable,
+    cache: &mut HashMap<String, Position>,
+    up_to: &Position,
+    app_id: &str,
+    extra: &[Transaction],
+) -> Result<Option<Begun>> {
+    let version = types::encode_version(up_to)?;
+    table.update_incremental(None).await?;
+    let applied = applied_position(table, cache, app_id).await?;
+    if applied.as_ref().is_some_and(|a| a >= up_to) {
+        return Ok(None);
+    }
+    let props = with_extra(commit_properties(app_id, up_to, version)?, extra);
+    Ok(Some(Begun { applied, props }))
+}
+
 /// The version of the application transaction `app_id` in the table's current snapshot.
 pub(crate) async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>> {
     Ok(table

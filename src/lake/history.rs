@@ -23,8 +23,7 @@ use tracing::instrument;
 
 use super::bronze::{ApplyOutcome, add_missing_columns};
 use super::commit::{
-    applied_position, commit_position_only, commit_properties, open_or_create, read_table,
-    txn_version, with_extra,
+    Begun, applied_position, begin, commit_position_only, open_or_create, read_table, txn_version,
 };
 use super::types::{self, COMMIT_TS, INGESTED_AT, OP, POS, POS_FILE, POS_ROW};
 use super::{Lake, Result};
@@ -123,20 +122,15 @@ impl HistoryTable {
         extra: &[Transaction],
     ) -> Result<ApplyOutcome> {
         let start = Instant::now();
-        let version = types::encode_version(up_to)?;
-        let applied = self.applied(app_id).await?;
-        if applied.as_ref().is_some_and(|a| a >= up_to) {
-            return Ok(ApplyOutcome {
-                replayed: true,
-                elapsed: start.elapsed(),
-                ..Default::default()
-            });
-        }
+        let Some(Begun { applied, props }) =
+            begin(&mut self.table, &mut self.applied, up_to, app_id, extra).await?
+        else {
+            return Ok(ApplyOutcome::replayed(start));
+        };
         let events: Vec<&ChangeEvent> = events
             .iter()
             .filter(|e| applied.as_ref().is_none_or(|a| &e.position > a))
             .collect();
-        let props = with_extra(commit_properties(app_id, up_to, version)?, extra);
         if events.is_empty() {
             commit_position_only(&mut self.table, props).await?;
         } else {

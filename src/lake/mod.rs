@@ -7,6 +7,8 @@
 //! - [`history`]: `<root>/bronze/<table>__changes`, every change event appended once;
 //! - [`dead_letter`]: `<root>/bronze/_dead_letters`, events that could not be applied;
 //! - [`status`]: `<root>/bronze/_ingest_status`, the loop's lag and throughput reports;
+//! - [`layout`]: the captured tables ([`TABLES`]), their partitioning ([`layout_for`]) and the
+//!   loops' application ids;
 //! - [`maintain`]: compaction, checkpoints, vacuum.
 //!
 //! Positions in SQL: `(_pos_file, _pos, _pos_row)` compares lexicographically in the same
@@ -23,6 +25,7 @@ pub mod bronze;
 pub mod commit;
 pub mod dead_letter;
 pub mod history;
+pub mod layout;
 pub mod maintain;
 pub mod position;
 pub mod sink;
@@ -41,6 +44,7 @@ use url::Url;
 pub use bronze::{ApplyOutcome, BronzeTable};
 pub use dead_letter::{DeadLetter, DeadLetterTable};
 pub use history::HistoryTable;
+pub use layout::{BINLOG_APP_ID, KAFKA_APP_ID, TABLES, layout_for};
 pub use status::{StatusTable, TableStatus};
 
 use crate::ingest::schema::TableSchema;

@@ -15,24 +15,24 @@
 
 pub mod http;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::Args;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::cli::{IngestArgs, IngestSource, SourceConfig};
+use crate::analytics::{self, Analytics};
 use crate::engine::keys::KeyCatalog;
 use crate::engine::{self, DeltaEngine, EngineOptions, QueryEngine};
 use crate::flight::{self, FlightConfig};
 use crate::ingest::binlog;
 use crate::ingest::mask::{self, Masker};
 use crate::lake::{self, Lake};
-use crate::pipeline;
-use crate::reflections::{self, Analytics};
+use crate::pipeline::{self, IngestConfig};
+use crate::source::sql;
 use http::{IngestState, Ops};
 
 /// Longest the server waits for running calls and the loop after a shutdown signal.
@@ -52,34 +52,34 @@ pub enum Error {
     #[error(transparent)]
     Mask(#[from] mask::Error),
     #[error("reflections: {0}")]
-    Reflections(Box<reflections::Error>),
+    Reflections(Box<analytics::Error>),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
 
-impl From<reflections::Error> for Error {
-    fn from(e: reflections::Error) -> Self {
+impl From<analytics::Error> for Error {
+    fn from(e: analytics::Error) -> Self {
         Error::Reflections(Box::new(e))
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    #[command(flatten)]
-    pub ingest: IngestArgs,
-    #[command(flatten)]
+/// What `serve` needs (the flags are `cli::args::ServeArgs`).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Lake root (local path or `s3://bucket/prefix`) and its object-store options.
+    pub lake_uri: String,
+    pub storage_options: HashMap<String, String>,
     pub flight: FlightConfig,
-    /// Serve the lake only; do not run the ingestion loop.
-    #[arg(long, env = "FINLAKE_NO_INGEST", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
-    pub no_ingest: bool,
-    /// Do not substitute reflections into queries, nor maintain them (the views are still
-    /// served, computed from bronze). Per statement: the `finlake-reflections: off` header.
-    #[arg(long, env = "FINLAKE_NO_REFLECTIONS", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
-    pub no_reflections: bool,
+    /// The embedded binlog loop (`None`: serve the lake only): its configuration, or why the
+    /// source database could not be resolved.
+    pub ingest: Option<std::result::Result<IngestConfig, String>>,
+    /// The Kafka source was asked for (refused: `serve` embeds the binlog loop only).
+    pub kafka_source: bool,
+    /// Substitute reflections into queries and maintain them.
+    pub reflections: bool,
     /// How often the reflections are checked against bronze when they are current.
-    #[arg(long, env = "FINLAKE_REFLECTION_INTERVAL", value_parser = crate::source::simulate::parse_duration, default_value = "500ms")]
     pub reflection_interval: Duration,
 }
 
@@ -88,55 +88,102 @@ async fn fired(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
-/// Runs until `stop` resolves.
-pub async fn run(
-    args: ServeArgs,
-    source: &SourceConfig,
-    stop: impl Future<Output = ()>,
-) -> Result<()> {
-    // Refuse to start without credentials before touching anything.
-    let auth = Arc::new(flight::authenticator(&args.flight)?);
-    let lake = Lake::open(
-        &args.ingest.lake.lake_uri,
-        args.ingest.lake.storage_options().into_iter().collect(),
-    )?;
-    let mut keys = KeyCatalog::from_source_ddl();
-    if !args.no_ingest && args.ingest.ingest_source == IngestSource::Kafka {
+/// The embedded binlog loop's configuration and masker (`None`: serve the lake only); the
+/// captured schemas' primary keys join `keys`.
+async fn embedded_loop(
+    ingest: Option<std::result::Result<IngestConfig, String>>,
+    kafka_source: bool,
+    keys: &mut KeyCatalog,
+) -> Result<Option<(IngestConfig, Masker)>> {
+    if ingest.is_some() && kafka_source {
         return Err(Error::Config(
             "finlake serve runs the embedded binlog loop; for the Kafka source run \
              `finlake ingest --source kafka` beside `finlake serve --no-ingest`"
                 .into(),
         ));
     }
-    let ingest = if args.no_ingest {
-        None
-    } else {
-        let url = source.cdc_url().map_err(|e| Error::Config(e.to_string()))?;
-        let masker = Masker::from_env()?;
-        match binlog::table_schemas(&url, &args.ingest.tables).await {
-            Ok(schemas) => keys = keys.with_schemas(&schemas),
-            Err(e) => warn!(error = %e, "source schemas unavailable; primary keys from the DDL"),
-        }
-        let mut cfg = args.ingest.ingest_config(url);
-        cfg.fraud_features = args.ingest.fraud_features.unwrap_or(true);
-        Some((cfg, masker))
+    let Some(cfg) = ingest else {
+        return Ok(None);
     };
-    let analytics = Analytics::new(lake.clone(), !args.no_reflections).await?;
+    let cfg = cfg.map_err(Error::Config)?;
+    let masker = Masker::from_env()?;
+    match binlog::table_schemas(&cfg.source_url, &cfg.tables).await {
+        Ok(schemas) => *keys = std::mem::take(keys).with_schemas(&schemas),
+        Err(e) => warn!(error = %e, "source schemas unavailable; primary keys from the DDL"),
+    }
+    Ok(Some((cfg, masker)))
+}
+
+/// The engine over the lake, with the analytics extension and the Flight SQL settings.
+async fn open_engine(
+    lake: &Lake,
+    flight_cfg: &FlightConfig,
+    keys: KeyCatalog,
+    analytics: &Arc<Analytics>,
+) -> Result<Arc<DeltaEngine>> {
     let opts = EngineOptions {
-        refresh_interval: args.flight.flight_refresh,
-        statement_timeout: args.flight.statement_timeout(),
-        cache_bytes: args.flight.flight_cache_bytes,
-        cache_entry_bytes: args.flight.flight_cache_entry_bytes,
+        refresh_interval: flight_cfg.flight_refresh,
+        statement_timeout: flight_cfg.statement_timeout(),
+        cache_bytes: flight_cfg.flight_cache_bytes,
+        cache_entry_bytes: flight_cfg.flight_cache_entry_bytes,
         keys,
-        extension: Some(Arc::clone(&analytics) as Arc<dyn engine::Extension>),
+        extension: Some(Arc::clone(analytics) as Arc<dyn engine::Extension>),
         ..EngineOptions::default()
     };
-    let engine = DeltaEngine::open(&lake, opts).await?;
+    Ok(DeltaEngine::open(lake, opts).await?)
+}
+
+/// Runs the embedded loop (if any) until `stop`; its end or failure is reported on `/health`
+/// and never stops the server.
+async fn run_loop(
+    ingest: Option<(IngestConfig, Masker)>,
+    lake: Lake,
+    ops: Arc<Ops>,
+    stop: impl Future<Output = ()>,
+) {
+    let Some((cfg, masker)) = ingest else {
+        return;
+    };
+    match pipeline::run(&cfg, &lake, &masker, stop).await {
+        Ok(report) => {
+            info!(
+                events = report.events,
+                commits = report.commits,
+                "ingestion stopped"
+            );
+            ops.set_ingest(IngestState::Stopped);
+        }
+        Err(e) => {
+            error!(error = %e, "ingestion failed; still serving the lake as it is");
+            ops.set_ingest(IngestState::Failed(e.to_string()));
+        }
+    }
+}
+
+/// Runs until `stop` resolves.
+pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()> {
+    let ServeConfig {
+        lake_uri,
+        storage_options,
+        flight: flight_cfg,
+        ingest,
+        kafka_source,
+        reflections: with_reflections,
+        reflection_interval,
+    } = cfg;
+    // Refuse to start without credentials before touching anything.
+    let auth = Arc::new(flight::authenticator(&flight_cfg)?);
+    let lake = Lake::open(&lake_uri, storage_options)?;
+    // Primary keys for GetPrimaryKeys: the source DDL's, then the captured schemas'.
+    let mut keys = KeyCatalog::new(sql::primary_keys(sql::SCHEMA_SQL));
+    let ingest = embedded_loop(ingest, kafka_source, &mut keys).await?;
+    let analytics = Analytics::new(lake.clone(), with_reflections).await?;
+    let engine = open_engine(&lake, &flight_cfg, keys, &analytics).await?;
     let refresher = engine.spawn_refresher();
 
-    let flight_listener = TcpListener::bind(args.flight.flight_addr).await?;
+    let flight_listener = TcpListener::bind(flight_cfg.flight_addr).await?;
     let flight_addr = flight_listener.local_addr()?;
-    let http_listener = TcpListener::bind(args.flight.http_addr).await?;
+    let http_listener = TcpListener::bind(flight_cfg.http_addr).await?;
     let http_addr = http_listener.local_addr()?;
     let ops = Arc::new(Ops {
         engine: Arc::clone(&engine),
@@ -147,18 +194,18 @@ pub async fn run(
             IngestState::Disabled
         }),
     });
-    info!(%flight_addr, %http_addr, auth = auth.enabled(), tls = args.flight.flight_tls_cert.is_some(), ingest = ingest.is_some(), "serving");
+    info!(%flight_addr, %http_addr, auth = auth.enabled(), tls = flight_cfg.flight_tls_cert.is_some(), ingest = ingest.is_some(), "serving");
     println!("flight sql listening on {flight_addr}");
     println!("http listening on {http_addr}");
 
     let (tx, rx) = watch::channel(false);
     let tx = Arc::new(tx);
     let maintainer = match &ingest {
-        Some((cfg, _)) if !args.no_reflections => Some(reflections::spawn_maintainer(
+        Some((cfg, _)) if with_reflections => Some(analytics::spawn_maintainer(
             lake.clone(),
             cfg.app_id.clone(),
             Arc::clone(&analytics),
-            args.reflection_interval,
+            reflection_interval,
             rx.clone(),
         )),
         _ => None,
@@ -166,7 +213,7 @@ pub async fn run(
     let flight_task = {
         let engine: Arc<dyn QueryEngine> = Arc::<DeltaEngine>::clone(&engine);
         let metrics = ops.engine.metrics_handle();
-        let cfg = args.flight.clone();
+        let cfg = flight_cfg.clone();
         let rx = rx.clone();
         let tx = Arc::clone(&tx);
         async move {
@@ -180,29 +227,7 @@ pub async fn run(
         }
     };
     let http_task = http::serve(http_listener, Arc::clone(&ops), fired(rx.clone()));
-    let ingest_task = {
-        let ops = Arc::clone(&ops);
-        let rx = rx.clone();
-        async move {
-            let Some((cfg, masker)) = ingest else {
-                return;
-            };
-            match pipeline::run(&cfg, &lake, &masker, fired(rx)).await {
-                Ok(report) => {
-                    info!(
-                        events = report.events,
-                        commits = report.commits,
-                        "ingestion stopped"
-                    );
-                    ops.set_ingest(IngestState::Stopped);
-                }
-                Err(e) => {
-                    error!(error = %e, "ingestion failed; still serving the lake as it is");
-                    ops.set_ingest(IngestState::Failed(e.to_string()));
-                }
-            }
-        }
-    };
+    let ingest_task = run_loop(ingest, lake, Arc::clone(&ops), fired(rx.clone()));
     let all = async { tokio::join!(flight_task, http_task, ingest_task) };
     tokio::pin!(all);
     tokio::pin!(stop);

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tracing::{info, instrument, warn};
 
 use crate::data::tsv::{TsvRow, load_data_sql};
-use crate::source::schema;
+use crate::source::sql;
 
 /// Errors of a bulk load.
 #[derive(Debug, thiserror::Error)]
@@ -120,18 +120,18 @@ impl BulkLoad {
     #[instrument(skip_all, fields(url = %super::redact_url(url), replace))]
     pub async fn begin(url: &str, replace: bool, show_progress: bool) -> super::Result<Self> {
         let mut conn = Conn::new(super::bulk_opts(url)?).await?;
-        schema::apply_schema(&mut conn).await?;
+        sql::apply_schema(&mut conn).await?;
         // Integrity is checked explicitly after loading (see `check_integrity`); per-row
         // checks would cost a lookup per row.
         conn.query_drop("SET SESSION foreign_key_checks = 0, unique_checks = 0")
             .await?;
         if replace {
-            for table in schema::TABLES.iter().rev() {
+            for table in sql::TABLES.iter().rev() {
                 conn.query_drop(format!("TRUNCATE TABLE `{table}`")).await?;
             }
             info!("existing rows deleted (--replace)");
         } else {
-            for table in schema::TABLES {
+            for table in sql::TABLES {
                 let any: Option<u8> = conn
                     .query_first(format!("SELECT 1 FROM `{table}` LIMIT 1"))
                     .await?;

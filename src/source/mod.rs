@@ -4,9 +4,9 @@
 
 pub mod fill;
 pub mod load;
-pub mod schema;
 pub mod server;
 pub mod simulate;
+pub mod sql;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};

@@ -14,59 +14,29 @@ use mysql_async::{Conn, OptsBuilder};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, instrument};
 
-use super::{Error, Result, io_err, schema};
+use super::{Error, Result, io_err, sql};
 
-/// Settings of the private server.
-#[derive(Debug, Clone, clap::Args)]
+/// Settings of the private server (the flags of `finlake db start` are
+/// `cli::commands::db::DbArgs`).
+#[derive(Debug, Clone)]
 pub struct DbSettings {
     /// TCP port on 127.0.0.1; 0 picks a free one the first time and keeps it.
-    #[arg(long = "db-port", env = "FINLAKE_DB_PORT", default_value_t = 0)]
     pub port: u16,
     /// Name of the source database.
-    #[arg(long = "db-name", env = "FINLAKE_DB_NAME", default_value = "finance")]
     pub database: String,
     /// Application account (full rights on the private server).
-    #[arg(long = "db-user", env = "FINLAKE_DB_USER", default_value = "finlake")]
     pub user: String,
     /// Its password. The default only suits a private server bound to loopback.
-    #[arg(
-        long = "db-password",
-        env = "FINLAKE_DB_PASSWORD",
-        default_value = "finlake",
-        hide_env_values = true
-    )]
     pub password: String,
     /// Least-privilege change-data-capture account.
-    #[arg(
-        long = "cdc-user",
-        env = "FINLAKE_CDC_USER",
-        default_value = "finlake_cdc"
-    )]
     pub cdc_user: String,
-    #[arg(
-        long = "cdc-password",
-        env = "FINLAKE_CDC_PASSWORD",
-        default_value = "finlake_cdc",
-        hide_env_values = true
-    )]
     pub cdc_password: String,
     /// InnoDB buffer pool size (bulk loads of scale 1.0 want a few GB).
-    #[arg(
-        long = "db-buffer-pool",
-        env = "FINLAKE_DB_BUFFER_POOL",
-        default_value = "2G"
-    )]
     pub buffer_pool: String,
     /// InnoDB redo log size (bulk loads of scale 1.0 want 2G).
-    #[arg(
-        long = "db-redo-log",
-        env = "FINLAKE_DB_REDO_LOG",
-        default_value = "512M"
-    )]
     pub redo_log: String,
     /// Directory holding the server binary (`mariadbd` or `mysqld`); searched on PATH and in
     /// /usr/sbin when unset.
-    #[arg(long = "db-bin-dir", env = "FINLAKE_DB_BIN_DIR")]
     pub bin_dir: Option<PathBuf>,
 }
 
@@ -439,8 +409,8 @@ impl LocalServer {
             .await?;
         }
         root.query_drop(format!("USE `{db}`")).await?;
-        schema::apply_schema(&mut root).await?;
-        schema::apply_cdc_user(
+        sql::apply_schema(&mut root).await?;
+        sql::apply_cdc_user(
             &mut root,
             &settings.cdc_user,
             &settings.cdc_password,

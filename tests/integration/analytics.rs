@@ -3,44 +3,16 @@
 
 use std::sync::Arc;
 
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
+use finlake::analytics::refresh::Action;
+use finlake::analytics::{Reflections, refresh_reflections, view_defs};
 use finlake::lake::Lake;
-use finlake::reflections::maintain::Action;
-use finlake::reflections::{
-    FinlakeOptions, Reflections, ensure_catalog, reflection_rule, refresh_reflections,
-    register_lake, register_views, view_defs,
-};
+use finlake::testkit::{analytics_session as context, sorted_lines as rows};
 use mysql_async::prelude::Queryable;
 
 use crate::common::{finlake, fresh_db, ok};
 
 const MASK_KEY: &str = "integration-test-mask-key-0123456789";
-
-async fn context(lake: &Lake, reflections: &Arc<Reflections>, on: bool) -> SessionContext {
-    let config = SessionConfig::new()
-        .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
-        .set_bool(
-            "datafusion.execution.parquet.schema_force_view_types",
-            false,
-        )
-        .with_option_extension(FinlakeOptions::default());
-    let ctx = SessionContext::new_with_config(config);
-    ensure_catalog(&ctx);
-    let versions = register_lake(&ctx, lake).await.expect("bronze");
-    register_views(&ctx, &versions).await.expect("views");
-    ctx.add_analyzer_rule(reflection_rule(Arc::clone(reflections)));
-    if !on {
-        ctx.sql("SET finlake.reflections = off").await.expect("set");
-    }
-    ctx
-}
-
-async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
-    let batches = ctx.sql(sql).await.expect(sql).collect().await.expect(sql);
-    let mut out = crate::common::lines(&batches);
-    out.sort();
-    out
-}
 
 async fn explain(ctx: &SessionContext, sql: &str) -> String {
     rows(ctx, &format!("EXPLAIN {sql}")).await.join("\n")

@@ -4,7 +4,7 @@
 //! two finlake sources; bronze queries between all three (see the Spark test).
 
 use crate::common::lines;
-use crate::flight::{Server, client, fetch, serve_env};
+use crate::common::{Server, client, fetch, serve_env};
 
 /// Queries over the bronze tables: exact decimal sums, masked card columns, joins.
 pub(crate) const BRONZE_QUERIES: &[&str] = &[

@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 
 use tokio::sync::OnceCell;
 
+use crate::common::{PASSWORD, Server, USER, serve_env};
 use crate::common::{counts, finlake, fresh_db, ok};
-use crate::flight::{PASSWORD, Server, USER, serve_env};
 
 fn clients_dir() -> PathBuf {
     std::env::var_os("FINLAKE_CLIENTS_DIR")

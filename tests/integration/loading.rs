@@ -6,7 +6,7 @@ use mysql_async::prelude::Queryable;
 
 use crate::common::{connect, counts, fingerprint, finlake, fresh_db, ok, text};
 
-use finlake::pipeline::TABLES;
+use finlake::lake::TABLES;
 const SCALE: &str = "0.002";
 
 fn datagen_db(url: &str, extra: &[&str]) -> std::process::Output {

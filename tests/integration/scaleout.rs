@@ -19,7 +19,7 @@ use crate::stack::{
 };
 
 pub(crate) const MASK_KEY: &str = "integration-test-mask-key-0123456789";
-pub(crate) use finlake::pipeline::TABLES;
+pub(crate) use finlake::lake::TABLES;
 
 /// `FINLAKE_*` settings as owned pairs, plus a borrowed view for [`finlake`].
 pub(crate) struct Env(Vec<(&'static str, String)>);
@@ -142,7 +142,7 @@ pub(crate) async fn bronze_source_rows_with(
     let mut out = HashMap::new();
     for schema in schemas {
         let table = lake
-            .open_table_with(&schema, finlake::pipeline::layout_for(&schema.name))
+            .open_table_with(&schema, finlake::lake::layout_for(&schema.name))
             .await
             .expect("open bronze");
         let mut rows = Vec::new();
@@ -341,7 +341,7 @@ async fn lake_on_minio_with_two_concurrent_writers() {
         .expect("schema")
         .remove(0);
     let mut tx = lake
-        .open_table_with(&schema, finlake::pipeline::layout_for("transactions"))
+        .open_table_with(&schema, finlake::lake::layout_for("transactions"))
         .await
         .expect("open on s3");
     for w in ["writer-1", "writer-2"] {

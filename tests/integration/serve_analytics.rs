@@ -11,8 +11,8 @@ use datafusion::arrow::array::AsArray;
 use mysql_async::prelude::Queryable;
 use tonic::transport::Channel;
 
+use crate::common::{Server, client, fetch, query, scalar, serve_env, wait_caught_up, wait_for};
 use crate::common::{connect, counts, finlake, fresh_db, lines, ok};
-use crate::flight::{Server, client, fetch, query, scalar, serve_env, wait_caught_up, wait_for};
 
 const DASHBOARD: &str = "SELECT channel, count(*) AS n, sum(amount) AS amount, \
      sum(has_error_n) AS errors FROM silver.transactions_base GROUP BY channel ORDER BY channel";

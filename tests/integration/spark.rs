@@ -175,7 +175,7 @@ async fn spark_job_builds_the_binlog_paths_bronze_tables_on_minio_idempotently()
     let lake = Lake::open(&lake_uri, s3_options()).expect("s3 lake");
     let mut versions = HashMap::new();
     for schema in binlog::table_schemas(&url, &names).await.expect("schemas") {
-        let layout = finlake::pipeline::layout_for(&schema.name);
+        let layout = finlake::lake::layout_for(&schema.name);
         let partitioned = layout.partition_rows.is_some();
         let mut table = lake
             .open_table_with(&schema, layout)
@@ -259,7 +259,7 @@ async fn assert_versions(
 ) {
     for schema in binlog::table_schemas(url, names).await.expect("schemas") {
         let table = lake
-            .open_table_with(&schema, finlake::pipeline::layout_for(&schema.name))
+            .open_table_with(&schema, finlake::lake::layout_for(&schema.name))
             .await
             .expect("open");
         assert_eq!(

@@ -11,14 +11,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
+use finlake::analytics::{Reflections, refresh_reflections};
 use finlake::lake::Lake;
-use finlake::reflections::golden::{APP_ID, apply_commit, parse_fixture};
-use finlake::reflections::{
-    FinlakeOptions, Reflections, ensure_catalog, reflection_rule, refresh_reflections,
-    register_lake, register_views,
-};
+use finlake::testkit::analytics_session as context;
+use finlake::testkit::cells;
+use finlake::testkit::golden::{APP_ID, apply_commit, parse_fixture};
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 
 struct Db {
@@ -36,29 +34,12 @@ impl std::fmt::Display for DbError {
 
 impl std::error::Error for DbError {}
 
+/// Cells as sqllogictest compares them: `NULL` for nulls, `(empty)` for empty strings.
 fn rows_of(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, DbError> {
-    let options = FormatOptions::default().with_null("NULL");
-    let mut rows = Vec::new();
-    for b in batches {
-        let fmts = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| DbError(e.to_string()))?;
-        for i in 0..b.num_rows() {
-            rows.push(
-                fmts.iter()
-                    .map(|f| {
-                        let s = f.value(i).to_string();
-                        if s.is_empty() {
-                            "(empty)".to_owned()
-                        } else {
-                            s
-                        }
-                    })
-                    .collect(),
-            );
+    let mut rows = cells(batches).map_err(|e| DbError(e.to_string()))?;
+    for cell in rows.iter_mut().flatten() {
+        if cell.is_empty() {
+            *cell = "(empty)".to_owned();
         }
     }
     Ok(rows)
@@ -92,32 +73,6 @@ impl AsyncDB for Db {
 
 /// A session as the engine builds it: the lake's latest bronze snapshots, the views, the
 /// reflection rule; `SET finlake.reflections = off` when `on` is false.
-async fn context(lake: &Lake, reflections: &Arc<Reflections>, on: bool) -> SessionContext {
-    let config = SessionConfig::new()
-        .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
-        .set_bool(
-            "datafusion.execution.parquet.schema_force_view_types",
-            false,
-        )
-        .with_option_extension(FinlakeOptions::default());
-    let ctx = SessionContext::new_with_config(config);
-    ensure_catalog(&ctx);
-    let versions = register_lake(&ctx, lake).await.expect("register bronze");
-    register_views(&ctx, &versions)
-        .await
-        .expect("register views");
-    ctx.add_analyzer_rule(reflection_rule(Arc::clone(reflections)));
-    if !on {
-        ctx.sql("SET finlake.reflections = off")
-            .await
-            .expect("set")
-            .collect()
-            .await
-            .expect("set");
-    }
-    ctx
-}
-
 fn slt_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("sql/tests")

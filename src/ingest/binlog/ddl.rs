@@ -74,7 +74,7 @@ fn tokenize(sql: &str) -> Vec<Tok> {
 
 /// What a schema statement touches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
+pub(crate) enum DdlTarget {
     /// A table, with its database when qualified.
     Table(Option<String>, String),
     Database(String),
@@ -127,12 +127,12 @@ impl Cursor {
     }
 
     /// `name` or `db.name`.
-    fn table(&mut self) -> Option<Target> {
+    fn table(&mut self) -> Option<DdlTarget> {
         let first = self.word()?;
         if self.punct('.') {
-            return Some(Target::Table(Some(first), self.word()?));
+            return Some(DdlTarget::Table(Some(first), self.word()?));
         }
-        Some(Target::Table(None, first))
+        Some(DdlTarget::Table(None, first))
     }
 
     /// Skips to just after the next top-level keyword `kw`.
@@ -149,7 +149,7 @@ impl Cursor {
 
 /// `None` when the statement does not change any schema (DML, BEGIN, SAVEPOINT, XA, SET, ...);
 /// otherwise what it touches (possibly nothing we can name, e.g. `CREATE VIEW`).
-pub(crate) fn targets(sql: &str) -> Option<Vec<Target>> {
+pub(crate) fn targets(sql: &str) -> Option<Vec<DdlTarget>> {
     let mut c = Cursor {
         toks: tokenize(sql),
         at: 0,
@@ -189,7 +189,7 @@ pub(crate) fn targets(sql: &str) -> Option<Vec<Target>> {
             }
         } else if c.keyword("DATABASE") || c.keyword("SCHEMA") {
             c.keywords(&["IF", "EXISTS"]);
-            out.extend(c.word().map(Target::Database));
+            out.extend(c.word().map(DdlTarget::Database));
         } else if c.keyword("INDEX") && c.skip_past("ON") {
             out.extend(c.table());
         }
@@ -225,13 +225,13 @@ pub(crate) fn touched_table(
 ) -> Option<String> {
     for t in targets(sql)? {
         match t {
-            Target::Table(schema, name) => {
+            DdlTarget::Table(schema, name) => {
                 if schema.as_deref().unwrap_or(default_db) == db && captured(&name) {
                     return Some(name);
                 }
             }
-            Target::Database(name) if name == db => return Some(format!("{db}.*")),
-            Target::Database(_) => {}
+            DdlTarget::Database(name) if name == db => return Some(format!("{db}.*")),
+            DdlTarget::Database(_) => {}
         }
     }
     None
@@ -427,8 +427,8 @@ mod tests {
         assert_eq!(column_change("DROP TABLE t"), Other);
     }
 
-    fn t(db: Option<&str>, name: &str) -> Target {
-        Target::Table(db.map(str::to_string), name.to_string())
+    fn t(db: Option<&str>, name: &str) -> DdlTarget {
+        DdlTarget::Table(db.map(str::to_string), name.to_string())
     }
 
     #[test]
@@ -476,7 +476,7 @@ mod tests {
         );
         assert_eq!(
             targets("DROP DATABASE IF EXISTS `d`"),
-            Some(vec![Target::Database("d".into())])
+            Some(vec![DdlTarget::Database("d".into())])
         );
         assert_eq!(targets("CREATE VIEW v AS SELECT * FROM t"), Some(vec![]));
     }

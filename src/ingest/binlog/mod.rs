@@ -42,7 +42,7 @@ use mysql_async::{Conn, Opts};
 use tokio::time::Instant;
 use tracing::{debug, info, instrument};
 
-use crate::ingest::event::{Batch, ChangeEvent, Position, Row, SchemaChange, Source, Value};
+use crate::ingest::event::{Batch, ChangeEvent, ChangeSource, Position, Row, SchemaChange, Value};
 use crate::ingest::schema::TableSchema;
 use crate::source::{opts_from_url, redact_url};
 use stream::{Reader, Step, Txn};
@@ -461,7 +461,7 @@ impl BinlogSource {
     }
 }
 
-impl Source for BinlogSource {
+impl ChangeSource for BinlogSource {
     type Error = Error;
 
     async fn next_batch(&mut self, max_events: usize, max_wait: Duration) -> Result<Batch> {

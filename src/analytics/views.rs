@@ -18,7 +18,7 @@ use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf}
 use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
 
-use super::rule::FinlakeOptions;
+use super::options::FinlakeOptions;
 use super::{Error, Result};
 use crate::lake::Lake;
 

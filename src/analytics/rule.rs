@@ -22,53 +22,20 @@ use std::sync::{Arc, RwLock};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, TableReference, extensions_options};
-use datafusion::config::{ConfigExtension, ConfigOptions};
+use datafusion::common::{Column, TableReference};
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::provider_as_source;
 use datafusion::functions::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
 use datafusion::optimizer::AnalyzerRule;
 
-use super::maintain::{measure_columns, open_reflection, recorded};
+use super::options::FinlakeOptions;
+use super::refresh::{measure_columns, open_reflection, recorded};
 use super::spec::{ReflectionSpec, reflection_specs};
 use super::views::CATALOG;
 use super::{Error, Result};
 use crate::lake::Lake;
-
-extensions_options! {
-    /// Session settings of finlake (`SET finlake.<name> = ...`).
-    pub struct FinlakeOptions {
-        /// `on` (default) or `off`: substitute reflections into queries.
-        pub reflections: String, default = "on".to_owned()
-        /// The bronze versions the session reads (`table=version;...`), set by
-        /// `register_views`; a reflection is used only at exactly its table's version.
-        pub snapshot: String, default = String::new()
-    }
-}
-
-impl ConfigExtension for FinlakeOptions {
-    const PREFIX: &'static str = "finlake";
-}
-
-impl FinlakeOptions {
-    pub fn enabled(&self) -> bool {
-        !matches!(
-            self.reflections.trim().to_ascii_lowercase().as_str(),
-            "off" | "false" | "0" | "no"
-        )
-    }
-
-    pub fn versions(&self) -> BTreeMap<String, i64> {
-        self.snapshot
-            .split(';')
-            .filter_map(|kv| {
-                let (k, v) = kv.split_once('=')?;
-                Some((k.trim().to_owned(), v.trim().parse().ok()?))
-            })
-            .collect()
-    }
-}
 
 /// A reflection's current Delta snapshot, as a provider, with the bronze version it is at.
 #[derive(Debug, Clone)]

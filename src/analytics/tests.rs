@@ -1,42 +1,13 @@
 //! Reflection maintenance against recomputation from scratch, on random change streams.
 
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use proptest::prelude::*;
 
-use super::golden::{APP_ID, apply_commit, parse_fixture, source_schemas};
-use super::maintain::{Action, agg_sql, keyed_sql, open_reflection, recorded, refresh_reflections};
+use super::refresh::{Action, agg_sql, keyed_sql, open_reflection, recorded, refresh_reflections};
 use super::spec::reflection_specs;
 use super::views::{ensure_catalog, open_bronze};
 use crate::lake::{Lake, session};
-
-async fn rows(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Vec<String> {
-    let batches = ctx
-        .sql(sql)
-        .await
-        .expect("plan")
-        .collect()
-        .await
-        .expect("run");
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for b in &batches {
-        let f: Vec<_> = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("fmt"))
-            .collect();
-        for i in 0..b.num_rows() {
-            out.push(
-                f.iter()
-                    .map(|f| f.value(i).to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            );
-        }
-    }
-    out.sort();
-    out
-}
+use crate::testkit::golden::{APP_ID, apply_commit, parse_fixture, source_schemas};
+use crate::testkit::sorted_lines as rows;
 
 /// The reflection's rows and the same aggregation recomputed from the bronze table.
 async fn reflection_vs_scratch(lake: &Lake) -> (Vec<String>, Vec<String>) {
@@ -73,7 +44,7 @@ async fn reflection_vs_scratch(lake: &Lake) -> (Vec<String>, Vec<String>) {
     let mut cols = spec.dims.clone();
     cols.push("_month".into());
     cols.push("__rows".into());
-    cols.extend(super::maintain::measure_columns(&spec));
+    cols.extend(super::refresh::measure_columns(&spec));
     let refl = rows(&ctx, &format!("SELECT {} FROM refl", cols.join(", "))).await;
     (refl, scratch)
 }
@@ -238,7 +209,7 @@ async fn a_crash_between_the_two_commits_is_repaired_by_a_rebuild() {
             ),
         ])
         .with_application_transaction(deltalake::kernel::Transaction::new(
-            super::maintain::APP_ID,
+            super::refresh::APP_ID,
             bronze.version().expect("v") as i64,
         ));
     crate::lake::commit::commit_position_only(&mut keys, props)

@@ -15,14 +15,14 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::{Error, Result};
+use crate::analytics::{Error, Result};
 use crate::ingest::event::{ChangeEvent, Op, Position, Row, Value};
 use crate::ingest::schema::{Column, SourceType, TableSchema};
 use crate::lake::Lake;
 use crate::lake::types::key_value;
 
 /// The application id the golden lake is written with (the loop's default).
-pub const APP_ID: &str = "finlake-binlog";
+pub const APP_ID: &str = crate::lake::BINLOG_APP_ID;
 const DDL: &str = include_str!("../../infra/mysql/schema.sql");
 
 /// The source tables of `infra/mysql/schema.sql`.
@@ -221,7 +221,7 @@ pub async fn apply_commit(lake: &Lake, commit: &Commit) -> Result<()> {
     for schema in source_schemas()? {
         let events = per_table.remove(&schema.name).unwrap_or_default();
         let mut bronze = lake
-            .open_table_with(&schema, crate::pipeline::layout_for(&schema.name))
+            .open_table_with(&schema, crate::lake::layout_for(&schema.name))
             .await?;
         let mut history = lake.open_history(&schema).await?;
         if events.is_empty() && bronze.applied(APP_ID).await?.is_some() {

@@ -21,8 +21,9 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::Result;
-use super::maintain::{Action, refresh_reflections};
-use super::rule::{FinlakeOptions, Reflections, reflection_rule};
+use super::options::FinlakeOptions;
+use super::refresh::{Action, refresh_reflections};
+use super::rule::{Reflections, reflection_rule};
 use super::views::{BRONZE_TABLES, CATALOG, ViewDef, home_state_udf, view_defs};
 use crate::engine::{Extension, Versions, ViewName};
 use crate::lake::Lake;

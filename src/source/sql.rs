@@ -46,6 +46,52 @@ pub fn statements(script: &str) -> Vec<String> {
     out
 }
 
+/// The primary keys the DDL declares: `CREATE TABLE [IF NOT EXISTS] name (... PRIMARY KEY
+/// (a, b) ...)` statements, as (table, key columns).
+pub fn primary_keys(ddl: &str) -> Vec<(String, Vec<String>)> {
+    let mut keys = Vec::new();
+    for stmt in statements(ddl) {
+        let upper = stmt.to_ascii_uppercase();
+        let Some(rest) = upper.strip_prefix("CREATE TABLE") else {
+            continue;
+        };
+        let offset = stmt.len() - rest.len();
+        let rest_orig = stmt[offset..].trim_start();
+        let rest_orig = strip_prefix_ci(rest_orig, "IF NOT EXISTS").unwrap_or(rest_orig);
+        let name: String = rest_orig
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '`')
+            .filter(|c| *c != '`')
+            .collect();
+        let Some(at) = upper.find("PRIMARY KEY") else {
+            continue;
+        };
+        let after = &stmt[at + "PRIMARY KEY".len()..];
+        let (Some(open), Some(close)) = (after.find('('), after.find(')')) else {
+            continue;
+        };
+        if open > close {
+            continue;
+        }
+        let columns: Vec<String> = after[open + 1..close]
+            .split(',')
+            .map(|c| c.trim().trim_matches('`').to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !name.is_empty() && !columns.is_empty() {
+            keys.push((name, columns));
+        }
+    }
+    keys
+}
+
+fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
 /// Creates the source tables in the connection's current database (idempotent).
 pub async fn apply_schema(conn: &mut Conn) -> Result<()> {
     for stmt in statements(SCHEMA_SQL) {
@@ -127,6 +173,31 @@ mod tests {
         assert!(!ddl.contains("FLOAT") && !ddl.contains("DOUBLE"));
         assert!(!ddl.contains("CASCADE"));
         assert!(ddl.contains("AMOUNT          DECIMAL(12,2)"), "{ddl}");
+    }
+
+    #[test]
+    fn source_ddl_keys() {
+        let keys: std::collections::HashMap<_, _> = primary_keys(SCHEMA_SQL).into_iter().collect();
+        assert_eq!(keys.len(), TABLES.len());
+        assert_eq!(keys["users"], ["id"]);
+        assert_eq!(keys["mcc_codes"], ["mcc"]);
+        assert_eq!(keys["fraud_labels"], ["transaction_id"]);
+    }
+
+    #[test]
+    fn ddl_parsing() {
+        let keys = primary_keys(
+            "CREATE TABLE IF NOT EXISTS a (x INT, y INT, PRIMARY KEY (x, `y`));\n\
+             create table b (z INT NOT NULL, primary key (z));\n\
+             CREATE TABLE c (w INT);\n",
+        );
+        assert_eq!(
+            keys,
+            [
+                ("a".to_owned(), vec!["x".to_owned(), "y".to_owned()]),
+                ("b".to_owned(), vec!["z".to_owned()]),
+            ]
+        );
     }
 
     #[test]

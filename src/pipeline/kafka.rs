@@ -1,6 +1,7 @@
 //! The Kafka source loop: Debezium's topics (`<prefix>.<database>.<table>`) consumed with
-//! rdkafka and applied with the same code as the binlog loop ([`BronzeTable::apply_events`],
-//! [`HistoryTable::append_history`], [`Masker`]), exactly once.
+//! rdkafka and applied with the same code as the binlog loop (a table's [`TableSink`]:
+//! `BronzeTable::apply_events`, `HistoryTable::append_history`; the same [`Masker`]), exactly
+//! once.
 //!
 //! Exactly once, as kafka-delta-ingest does it and extended to updates and deletes: every Delta
 //! commit of a table's data also records, per topic-partition it holds events of, two Delta
@@ -27,7 +28,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use deltalake::kernel::Transaction;
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -39,12 +39,12 @@ use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tracing::{debug, info, instrument, warn};
 
-use super::binlog;
-use super::debezium;
-use super::event::{ChangeEvent, Position};
-use super::mask::{self, Masker};
+use crate::ingest::binlog;
+use crate::ingest::debezium;
+use crate::ingest::event::{ChangeEvent, Position};
+use crate::ingest::mask::{self, Masker};
 use crate::lake::sink::TableSink;
-use crate::lake::{self, DeadLetterTable, Lake};
+use crate::lake::{self, DeadLetterTable, Lake, layout_for};
 
 /// Errors of the Kafka loop.
 #[derive(Debug, thiserror::Error)]
@@ -71,20 +71,17 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Settings of the Kafka source (`finlake ingest --source kafka`).
-#[derive(Debug, Clone, Args)]
+/// Settings of the Kafka source (`finlake ingest --source kafka`; the flags are
+/// `cli::args::KafkaArgs`).
+#[derive(Debug, Clone)]
 pub struct KafkaSettings {
     /// Kafka bootstrap servers (host:port,...).
-    #[arg(long, env = "FINLAKE_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
     /// Debezium's topic.prefix: tables are read from `<prefix>.<database>.<table>`.
-    #[arg(long, env = "FINLAKE_KAFKA_TOPIC_PREFIX", default_value = "finance")]
     pub kafka_topic_prefix: String,
     /// Consumer group; processes with the same group share the topics.
-    #[arg(long, env = "FINLAKE_KAFKA_GROUP", default_value = "finlake-ingest")]
     pub kafka_group: String,
-    /// Names this writer in the Delta application transactions (keep it when scaling out).
-    #[arg(long, env = "FINLAKE_KAFKA_APP_ID", default_value = "finlake-kafka")]
+    /// Names this writer in the Delta application transactions.
     pub kafka_app_id: String,
 }
 
@@ -154,9 +151,6 @@ impl ConsumerContext for Ctx {
     }
 }
 
-/// A table's lake writers: the same sink, and so the same apply semantics, as the binlog loop.
-type Target = TableSink;
-
 /// One assigned topic-partition.
 #[derive(Debug)]
 struct Part {
@@ -178,6 +172,75 @@ struct Part {
     pending: Vec<ChangeEvent>,
 }
 
+/// Every table's sink, and the table of each topic.
+async fn open_sinks(
+    cfg: &KafkaConfig,
+    lake: &Lake,
+    database: &str,
+) -> Result<(HashMap<String, TableSink>, HashMap<String, String>)> {
+    let s = &cfg.settings;
+    let schemas = binlog::table_schemas(&cfg.source_url, &cfg.tables).await?;
+    let mut targets: HashMap<String, TableSink> = HashMap::new();
+    let mut by_topic: HashMap<String, String> = HashMap::new();
+    for schema in schemas {
+        by_topic.insert(
+            topic_name(&s.kafka_topic_prefix, database, &schema.name),
+            schema.name.clone(),
+        );
+        let layout = layout_for(&schema.name);
+        let sink = TableSink::open(lake, schema, layout).await?;
+        targets.insert(sink.schema.name.clone(), sink);
+    }
+    Ok((targets, by_topic))
+}
+
+/// The group consumer: offsets stored by the loop only after the lake has the data.
+fn group_consumer(s: &KafkaSettings, rebalances: &Arc<Rebalances>) -> Result<StreamConsumer<Ctx>> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", &s.kafka_brokers)
+        .set("group.id", &s.kafka_group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "roundrobin")
+        .set("topic.metadata.refresh.interval.ms", "10000")
+        .set("fetch.wait.max.ms", "50")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .create_with_context(Ctx(Arc::clone(rebalances)))?)
+}
+
+/// Subscribes to the tables' topics and returns those that exist now; `None` when caught up
+/// is asked for and none exists yet (nothing to apply).
+fn subscribe(
+    cfg: &KafkaConfig,
+    consumer: &StreamConsumer<Ctx>,
+    by_topic: &HashMap<String, String>,
+) -> Result<Option<Vec<String>>> {
+    // Until caught up: the topics that exist now (Debezium creates a table's topic with its first
+    // message); following: a pattern, so topics created later are picked up too.
+    let metadata = consumer.fetch_metadata(None, Duration::from_secs(30))?;
+    let existing: Vec<String> = metadata
+        .topics()
+        .iter()
+        .map(|t| t.name().to_owned())
+        .filter(|t| by_topic.contains_key(t))
+        .collect();
+    if cfg.until_caught_up {
+        if existing.is_empty() {
+            return Ok(None);
+        }
+        let names: Vec<&str> = existing.iter().map(String::as_str).collect();
+        consumer.subscribe(&names)?;
+    } else {
+        let alternatives: Vec<String> = by_topic.keys().map(|t| regex_escape(t)).collect();
+        let pattern = format!("^({})$", alternatives.join("|"));
+        consumer.subscribe(&[pattern.as_str()])?;
+    }
+    Ok(Some(existing))
+}
+
 /// Runs the Kafka loop until caught up (if configured) or until `stop` resolves.
 #[instrument(skip_all, fields(group = %cfg.settings.kafka_group, until_caught_up = cfg.until_caught_up))]
 pub async fn run(
@@ -193,57 +256,15 @@ pub async fn run(
         .map(|u| u.path().trim_start_matches('/').to_owned())
         .filter(|d| !d.is_empty())
         .ok_or_else(|| Error::Config("the source URL names no database".into()))?;
-    let schemas = binlog::table_schemas(&cfg.source_url, &cfg.tables).await?;
-    let mut targets: HashMap<String, Target> = HashMap::new();
-    let mut by_topic: HashMap<String, String> = HashMap::new();
-    for schema in schemas {
-        by_topic.insert(
-            topic_name(&s.kafka_topic_prefix, &database, &schema.name),
-            schema.name.clone(),
-        );
-        let layout = crate::pipeline::layout_for(&schema.name);
-        let sink = TableSink::open(lake, schema, layout).await?;
-        targets.insert(sink.schema.name.clone(), sink);
-    }
-
+    let (targets, by_topic) = open_sinks(cfg, lake, &database).await?;
     let rebalances = Arc::new(Rebalances::default());
-    let consumer: StreamConsumer<Ctx> = ClientConfig::new()
-        .set("bootstrap.servers", &s.kafka_brokers)
-        .set("group.id", &s.kafka_group)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "1000")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("partition.assignment.strategy", "roundrobin")
-        .set("topic.metadata.refresh.interval.ms", "10000")
-        .set("fetch.wait.max.ms", "50")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
-        .create_with_context(Ctx(Arc::clone(&rebalances)))?;
-
-    // Until caught up: the topics that exist now (Debezium creates a table's topic with its first
-    // message); following: a pattern, so topics created later are picked up too.
-    let metadata = consumer.fetch_metadata(None, Duration::from_secs(30))?;
-    let existing: Vec<String> = metadata
-        .topics()
-        .iter()
-        .map(|t| t.name().to_owned())
-        .filter(|t| by_topic.contains_key(t))
-        .collect();
+    let consumer = group_consumer(s, &rebalances)?;
     let mut report = KafkaReport::default();
-    if cfg.until_caught_up {
-        if existing.is_empty() {
-            warn!("none of the tables' topics exists yet: nothing to apply");
-            report.secs = started.elapsed().as_secs_f64();
-            return Ok(report);
-        }
-        let names: Vec<&str> = existing.iter().map(String::as_str).collect();
-        consumer.subscribe(&names)?;
-    } else {
-        let alternatives: Vec<String> = by_topic.keys().map(|t| regex_escape(t)).collect();
-        let pattern = format!("^({})$", alternatives.join("|"));
-        consumer.subscribe(&[pattern.as_str()])?;
-    }
+    let Some(existing) = subscribe(cfg, &consumer, &by_topic)? else {
+        warn!("none of the tables' topics exists yet: nothing to apply");
+        report.secs = started.elapsed().as_secs_f64();
+        return Ok(report);
+    };
     info!(topics = ?existing, "kafka source subscribed");
 
     let mut loop_state = Loop {
@@ -312,7 +333,7 @@ struct Loop<'a> {
     cfg: &'a KafkaConfig,
     consumer: &'a StreamConsumer<Ctx>,
     rebalances: &'a Rebalances,
-    targets: HashMap<String, Target>,
+    targets: HashMap<String, TableSink>,
     by_topic: HashMap<String, String>,
     parts: BTreeMap<(String, i32), Part>,
     assigned_once: bool,

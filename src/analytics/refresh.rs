@@ -274,9 +274,6 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
     }
     let ctx = session()?;
     super::views::register_udfs(&ctx);
-    let bronze_schema = ensure_catalog(&ctx)
-        .schema("bronze")
-        .ok_or_else(|| Error::Spec("no bronze schema".into()))?;
     let agg = open_reflection(lake, name).await?;
     let keys = open_reflection(lake, &keys_name).await?;
     let (agg_at, keys_at) = match (&agg, &keys) {
@@ -288,16 +285,9 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
         _ => None,
     };
     let Some((va, pa)) = incremental else {
-        // Full build from the bronze snapshot.
-        bronze.update_datafusion_session(&ctx.state())?;
-        bronze_schema.register_table(spec.source.clone(), bronze.table_provider().await?)?;
-        let (ks, kb) = collect(&ctx, &keyed_sql(spec)).await?;
-        outcome.changes = kb.iter().map(RecordBatch::num_rows).sum();
-        mem(&ctx, "k", Arc::clone(&ks), kb.clone())?;
-        let (as_, ab) = collect(&ctx, &agg_sql(spec, "k")).await?;
-        outcome.groups = ab.iter().map(RecordBatch::num_rows).sum();
-        overwrite(lake, &keys_name, ks, kb, props(vb, &pb)?).await?;
-        overwrite(lake, name, as_, ab, props(vb, &pb)?).await?;
+        let (changes, groups) = build(lake, spec, &ctx, &bronze, props(vb, &pb)?).await?;
+        outcome.changes = changes;
+        outcome.groups = groups;
         outcome.action = Action::Built;
         outcome.elapsed = start.elapsed();
         info!(
@@ -317,26 +307,86 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
         return Ok(outcome);
     }
     let p = props(vb, &pb)?;
+    outcome.action = Action::Incremental;
+    let Some(staged) = stage_changes(&ctx, spec, &history, &keys, &pa, &pb).await? else {
+        commit_position_only(&mut keys, p.clone()).await?;
+        commit_position_only(&mut agg, p).await?;
+        outcome.elapsed = start.elapsed();
+        return Ok(outcome);
+    };
+    outcome.changes = staged.changes;
+    outcome.groups = staged.groups;
+    keys = merge_keys(&ctx, spec, keys, p.clone()).await?;
+    merge_groups(&ctx, spec, agg, &keys, &staged.months, p).await?;
+    outcome.elapsed = start.elapsed();
+    info!(
+        changes = outcome.changes,
+        groups = outcome.groups,
+        bronze_version = vb,
+        ms = outcome.elapsed.as_millis() as u64,
+        "reflection refreshed"
+    );
+    Ok(outcome)
+}
+
+/// Full build from the bronze snapshot: the keys table and the aggregation, both recording
+/// the bronze version and position. Returns (rows, groups).
+async fn build(
+    lake: &Lake,
+    spec: &ReflectionSpec,
+    ctx: &SessionContext,
+    bronze: &DeltaTable,
+    props: CommitProperties,
+) -> Result<(usize, usize)> {
+    bronze.update_datafusion_session(&ctx.state())?;
+    ensure_catalog(ctx)
+        .schema("bronze")
+        .ok_or_else(|| Error::Spec("no bronze schema".into()))?
+        .register_table(spec.source.clone(), bronze.table_provider().await?)?;
+    let (ks, kb) = collect(ctx, &keyed_sql(spec)).await?;
+    let changes = kb.iter().map(RecordBatch::num_rows).sum();
+    mem(ctx, "k", Arc::clone(&ks), kb.clone())?;
+    let (as_, ab) = collect(ctx, &agg_sql(spec, "k")).await?;
+    let groups = ab.iter().map(RecordBatch::num_rows).sum();
+    overwrite(lake, &format!("{}__keys", spec.name), ks, kb, props.clone()).await?;
+    overwrite(lake, &spec.name, as_, ab, props).await?;
+    Ok((changes, groups))
+}
+
+/// What changed since the reflection's position, staged in `ctx`: `c` the latest change per
+/// key, `n` the view's new rows of the upserted keys, `o` the keys' old rows, `g` the groups
+/// they touch.
+struct Staged {
+    changes: usize,
+    groups: usize,
+    months: BTreeSet<String>,
+}
+
+/// Stages the changes in (pa, pb]; `None` when there are none.
+async fn stage_changes(
+    ctx: &SessionContext,
+    spec: &ReflectionSpec,
+    history: &DeltaTable,
+    keys: &DeltaTable,
+    pa: &Position,
+    pb: &Position,
+) -> Result<Option<Staged>> {
     // The latest change per key in (pa, pb].
-    register_delta(&ctx, "h", &history).await?;
+    register_delta(ctx, "h", history).await?;
     let changes_sql = format!(
         "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY _key ORDER BY _pos_file DESC, \
          _pos DESC, _pos_row DESC) AS __rn FROM h WHERE {} AND NOT {}) WHERE __rn = 1",
-        after(&pa)?,
-        after(&pb)?
+        after(pa)?,
+        after(pb)?
     );
-    let (cs, cb) = collect(&ctx, &changes_sql).await?;
-    outcome.changes = cb.iter().map(RecordBatch::num_rows).sum();
-    if outcome.changes == 0 {
-        commit_position_only(&mut keys, p.clone()).await?;
-        commit_position_only(&mut agg, p).await?;
-        outcome.action = Action::Incremental;
-        outcome.elapsed = start.elapsed();
-        return Ok(outcome);
+    let (cs, cb) = collect(ctx, &changes_sql).await?;
+    let changes = cb.iter().map(RecordBatch::num_rows).sum();
+    if changes == 0 {
+        return Ok(None);
     }
-    mem(&ctx, "c", cs, cb)?;
+    mem(ctx, "c", cs, cb)?;
     // New rows of the upserted keys, by the view's own SQL over their after images.
-    let (us, ub) = collect(&ctx, "SELECT * FROM c WHERE _op <> 'd'").await?;
+    let (us, ub) = collect(ctx, "SELECT * FROM c WHERE _op <> 'd'").await?;
     let view_ctx = session()?;
     super::views::register_udfs(&view_ctx);
     ensure_catalog(&view_ctx)
@@ -347,32 +397,45 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
             Arc::new(MemTable::try_new(us, vec![ub])?),
         )?;
     let (ns, nb) = collect(&view_ctx, &keyed_sql(spec)).await?;
-    mem(&ctx, "n", ns, nb)?;
-    register_delta(&ctx, "k", &keys).await?;
+    mem(ctx, "n", ns, nb)?;
+    register_delta(ctx, "k", keys).await?;
     let key = &spec.key;
     let (os, ob) = collect(
-        &ctx,
+        ctx,
         &format!(
             "SELECT k.* FROM k JOIN (SELECT DISTINCT btrim(_key, '[]\"') AS __kt FROM c) ck \
              ON CAST(k.{key} AS VARCHAR) = ck.__kt"
         ),
     )
     .await?;
-    mem(&ctx, "o", os, ob)?;
+    mem(ctx, "o", os, ob)?;
     let dims = spec.dims.join(", ");
     let (gs, gb) = collect(
-        &ctx,
+        ctx,
         &format!(
             "SELECT DISTINCT {dims}, {MONTH} FROM (SELECT {dims}, {MONTH} FROM n \
              UNION ALL SELECT {dims}, {MONTH} FROM o) u"
         ),
     )
     .await?;
-    outcome.groups = gb.iter().map(RecordBatch::num_rows).sum();
+    let groups = gb.iter().map(RecordBatch::num_rows).sum();
     let months = months_of(&gb)?;
-    mem(&ctx, "g", gs, gb)?;
+    mem(ctx, "g", gs, gb)?;
+    Ok(Some(Staged {
+        changes,
+        groups,
+        months,
+    }))
+}
 
-    // Keys table: upserts replace, deletes delete.
+/// Keys table: upserts replace, deletes delete (one commit recording the position).
+async fn merge_keys(
+    ctx: &SessionContext,
+    spec: &ReflectionSpec,
+    keys: DeltaTable,
+    p: CommitProperties,
+) -> Result<DeltaTable> {
+    let key = &spec.key;
     let source = ctx
         .sql(&format!(
             "SELECT *, false AS {DEL} FROM n UNION ALL SELECT o.*, true AS {DEL} FROM o \
@@ -386,8 +449,8 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
         .map(|f| f.name().clone())
         .collect();
     let before = keys.version();
-    keys = merge(
-        &ctx,
+    let mut keys = merge(
+        ctx,
         keys,
         source,
         std::slice::from_ref(key),
@@ -396,11 +459,22 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
     )
     .await?;
     if keys.version() == before {
-        commit_position_only(&mut keys, p.clone()).await?;
+        commit_position_only(&mut keys, p).await?;
     }
+    Ok(keys)
+}
 
-    // Recompute the touched groups from the keys table, pruned to their months.
-    register_delta(&ctx, "k2", &keys).await?;
+/// Recomputes the touched groups from the keys table, pruned to their months, and merges
+/// them into the aggregation (groups left without rows are deleted).
+async fn merge_groups(
+    ctx: &SessionContext,
+    spec: &ReflectionSpec,
+    agg: DeltaTable,
+    keys: &DeltaTable,
+    months: &BTreeSet<String>,
+    p: CommitProperties,
+) -> Result<DeltaTable> {
+    register_delta(ctx, "k2", keys).await?;
     let on = |l: &str, r: &str| {
         spec.dims
             .iter()
@@ -418,12 +492,8 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
         "(SELECT k2.* FROM k2 JOIN g ON {} WHERE k2.{MONTH} IN ({month_list}))",
         on("k2", "g")
     );
-    let (rs, rb) = collect(
-        &ctx,
-        &format!("{} ", agg_sql(spec, &format!("{touched} t"))),
-    )
-    .await?;
-    mem(&ctx, "r", rs, rb)?;
+    let (rs, rb) = collect(ctx, &format!("{} ", agg_sql(spec, &format!("{touched} t")))).await?;
+    mem(ctx, "r", rs, rb)?;
     let gcols: Vec<String> = spec
         .dims
         .iter()
@@ -449,20 +519,11 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
     let mut on_cols = spec.dims.clone();
     on_cols.push(MONTH.to_owned());
     let before = agg.version();
-    agg = merge(&ctx, agg, source, &on_cols, &agg_cols, p.clone()).await?;
+    let mut agg = merge(ctx, agg, source, &on_cols, &agg_cols, p.clone()).await?;
     if agg.version() == before {
         commit_position_only(&mut agg, p).await?;
     }
-    outcome.action = Action::Incremental;
-    outcome.elapsed = start.elapsed();
-    info!(
-        changes = outcome.changes,
-        groups = outcome.groups,
-        bronze_version = vb,
-        ms = outcome.elapsed.as_millis() as u64,
-        "reflection refreshed"
-    );
-    Ok(outcome)
+    Ok(agg)
 }
 
 fn months_of(batches: &[RecordBatch]) -> Result<BTreeSet<String>> {

@@ -1,11 +1,20 @@
 //! Shared harness: the test server, fresh databases, running the binary.
 
+pub(crate) mod server;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
+
+/// Batches as `a|b|c` lines (NULL for nulls), in order: the library's test-support formatter.
+pub(crate) use finlake::testkit::lines;
+pub(crate) use server::{
+    PASSWORD, Server, USER, channel, client, fetch, query, scalar, serve_env, wait_caught_up,
+    wait_for,
+};
 
 /// State directory of the shared test server.
 pub(crate) fn state_dir() -> PathBuf {
@@ -174,27 +183,4 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Batches as `a|b|c` lines (NULL for nulls), in order, for comparing results.
-pub(crate) fn lines(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<String> {
-    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for b in batches {
-        let f: Vec<_> = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("fmt"))
-            .collect();
-        for i in 0..b.num_rows() {
-            out.push(
-                f.iter()
-                    .map(|f| f.value(i).to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            );
-        }
-    }
-    out
 }
