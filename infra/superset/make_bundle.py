@@ -23,7 +23,7 @@ DATASETS = {
                  col("merchant_location", STR), col("tx_count", INT), col("amount", DEC), col("refunds", INT),
                  col("online", INT), col("online_share", DBL), col("errors", INT), col("error_rate", DBL)]),
     "transactions_base": dict(schema="silver", sql=None, dttm="day",
-        desc="One row per transaction; aggregations by day/channel are answered from reflection tx_day.",
+        desc="One row per transaction; charts aggregate it by month and channel (dims of reflection tx_month_mcc).",
         columns=[col("id", INT), col("ts", TS, True), col("minute", TS, True), col("day", DATE, True),
                  col("month", DATE, True), col("client_id", INT), col("card_id", INT), col("amount", DEC),
                  col("is_refund", BOOL), col("channel", STR), col("merchant_id", INT), col("location_kind", STR),
@@ -103,7 +103,8 @@ def table(dash, key, title, ds, columns, order, limit, width=6, height=50):
               "order_by_cols": [json.dumps([c, asc]) for c, asc in order], "row_limit": limit,
               "adhoc_filters": [], "server_pagination": False, "include_search": False,
               "table_timestamp_format": "%Y-%m-%d %H:%M:%S", "show_cell_bars": False, "color_pn": False,
-              "column_config": {c: {"d3NumberFormat": ".2%"} for c in columns if c.endswith("_rate")}}
+              "column_config": {**{c: {"d3NumberFormat": ".2%"} for c in columns if c.endswith("_rate")},
+                                **{c: {"d3NumberFormat": ",.2f"} for c in columns if c == "amount"}}}
     query = {"columns": columns, "metrics": [], "filters": [], "orderby": [[c, asc] for c, asc in order],
              "row_limit": limit}
     chart(dash, key, title, "table", ds, params, query, width=width, height=height)
@@ -121,9 +122,9 @@ timeseries(OPS, "ops_volume_minute", "Volume per minute by channel", "echarts_ti
 timeseries(OPS, "ops_spend_minute", "Spend per minute", "echarts_timeseries_line", "minute_metrics", "minute", [SPEND], [], "minute")
 timeseries(OPS, "ops_refunds_minute", "Refunds per minute", "echarts_timeseries_bar", "minute_metrics", "minute", [REFUNDS], [], "minute")
 timeseries(OPS, "ops_errors_minute", "Transactions with errors per minute", "echarts_timeseries_line", "minute_metrics", "minute", [ERRORS], [], "minute")
-timeseries(OPS, "ops_daily_history", "Daily volume by channel, all history (reflection tx_day)", "echarts_timeseries_line",
-           "transactions_base", "day", [metric("transactions", "COUNT(*)")], ["channel"], None, width=12,
-           time_format="%Y-%m-%d")
+timeseries(OPS, "ops_monthly_history", "Monthly volume by channel, all history",
+           "echarts_timeseries_line", "transactions_base", "month", [metric("transactions", "COUNT(*)")], ["channel"],
+           None, width=12, time_format="%Y-%m")
 
 ALERTS = metric("alerts", "COUNT(*)")
 big_number(FRAUD, "fraud_alerts_total", "Fraud alerts", "fraud_alerts", ALERTS)

@@ -78,7 +78,8 @@ class Procs:
                 p.lines.append(line.rstrip("\n"))
                 log.write(line)
                 log.flush()
-        threading.Thread(target=pump, daemon=True).start()
+        p.pump = threading.Thread(target=pump, daemon=True)
+        p.pump.start()
         self.procs.append(p)
         return p
 
@@ -96,6 +97,7 @@ class Procs:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(10)
+        p.pump.join(10)
         p.logfile.close()
 
     def stop_all(self):
@@ -118,7 +120,7 @@ def finlake(*args, env=None, check=True, timeout=900):
 def flight_query(serve, sql):
     """Rows of `sql` on finlake serve, as dicts (ADBC Flight SQL driver)."""
     import adbc_driver_flightsql.dbapi as flight
-    conn = flight.connect(f"grpc://{serve['flight']}",
+    conn = flight.connect(f"grpc://{serve['flight']}", autocommit=True,
                           db_kwargs={"username": serve["user"], "password": serve["password"]})
     try:
         with conn.cursor() as cur:

@@ -180,7 +180,7 @@ def flight_rows(sql):
     addr = setting("finlake_flight")
     kwargs = {"username": setting("finlake_flight_user"), "password": setting("finlake_flight_password")}
     try:
-        conn = flight.connect(f"grpc://{addr}", db_kwargs=kwargs)
+        conn = flight.connect(f"grpc://{addr}", db_kwargs=kwargs, autocommit=True)
     except Exception as e:  # noqa: BLE001
         raise CheckFailed(f"flight sql {addr}: {e}") from e
     try:
