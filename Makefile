@@ -101,3 +101,28 @@ bench-fraud:
 clean-state:
 	-$(CARGO_TARGET_DIR)/debug/finlake db stop
 	rm -rf .finlake
+
+.PHONY: superset-install airflow-install test-ops
+
+## Superset 6.1.0 with the Flight SQL dialect in its own venv (~/.cache/finlake/venv-superset).
+superset-install:
+	@bash infra/superset/install.sh
+
+## Airflow 3.3.2 and what the DAGs use in its own venv (~/.cache/finlake/venv-airflow).
+airflow-install:
+	@bash infra/airflow/install.sh
+
+## Operations tests (tests/ops, pytest): Superset over finlake serve (with screenshots), the
+## Airflow DAGs against the native stack, the Compose validation, the Dremio bootstrap.
+## FINLAKE_BIN=path skips the build and tests that binary.
+OPS_TMP := $(CARGO_TARGET_DIR)/tmp/finlake-ops
+test-ops: superset-install airflow-install $(if $(FINLAKE_BIN),,build)
+	@bash tests/ops/install.sh
+	@bash infra/local/stack.sh install
+	@set +e; FINLAKE_BIN=$${FINLAKE_BIN:-$(CARGO_TARGET_DIR)/debug/finlake} \
+	  $(HOME)/.cache/finlake/venv-ops/bin/pytest tests/ops -p no:cacheprovider -q -rfE \
+	  --basetemp=$(OPS_TMP); rc=$$?; \
+	  bin=$${FINLAKE_BIN:-$(CARGO_TARGET_DIR)/debug/finlake}; \
+	  [ -x "$$bin" ] && "$$bin" --state-dir $(OPS_TMP)/ops0/state db stop >/dev/null 2>&1; \
+	  FINLAKE_STACK_DIR=$(OPS_TMP)/ops0/stack bash infra/local/stack.sh down >/dev/null 2>&1; \
+	  exit $$rc
