@@ -6,7 +6,7 @@ SCALE ?= 0.01
 RATE ?= 200
 DURATION ?= 30s
 
-.PHONY: clients spark-install deps build test test-fast test-sql lint fmt demo db-start db-stop bench-load bench-cdc bench-flight bench-kafka bench-fraud clean-state stack-up stack-down stack-status
+.PHONY: dashboard test-dashboard bench-dashboard clients spark-install deps build test test-fast test-sql lint fmt demo db-start db-stop bench-load bench-cdc bench-flight bench-kafka bench-fraud clean-state stack-up stack-down stack-status
 
 deps:
 	@bash scripts/deps.sh
@@ -50,10 +50,29 @@ lint:
 fmt:
 	$(CARGO) fmt
 
-## A private database, synthetic data, the CDC loop into ./lakehouse and a live workload.
+## The product tour: a private database, synthetic data, `finlake serve` (CDC loop, reflections,
+## fraud features, Flight SQL), a live workload and the dashboard, until Ctrl-C.
+## DEMO_FOR=60s stops by itself after that long and ends with `finlake verify`.
+DEMO_FOR ?=
 demo: build
-	FINLAKE=$(CARGO_TARGET_DIR)/debug/finlake SCALE=$(SCALE) RATE=$(RATE) DURATION=$(DURATION) \
+	FINLAKE=$(CARGO_TARGET_DIR)/debug/finlake SCALE=$(SCALE) RATE=$(RATE) DEMO_FOR=$(DEMO_FOR) \
 	  bash scripts/demo.sh
+
+## The dashboard alone, against a running `finlake serve` (FINLAKE_FLIGHT_URI, _USER, _PASSWORD).
+DASHBOARD_PORT ?= 8501
+DASHBOARD_VENV := $(HOME)/.cache/finlake/venv-dashboard
+dashboard:
+	@FINLAKE_DASHBOARD_NO_BROWSER=1 bash infra/streamlit/install.sh
+	@echo "dashboard: http://127.0.0.1:$(DASHBOARD_PORT)  (Flight SQL $${FINLAKE_FLIGHT_URI:-grpc://127.0.0.1:50051})"
+	cd infra/streamlit && $(DASHBOARD_VENV)/bin/streamlit run app.py --server.port $(DASHBOARD_PORT) \
+	  --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
+
+## Dashboard tests: AppTest of every page and headless Chromium against a live `finlake serve`,
+## and `scripts/demo.sh` for a fixed time (debug build; screenshots into docs/img/).
+test-dashboard: build
+	bash infra/streamlit/install.sh
+	FINLAKE_BIN=$${FINLAKE_BIN:-$(CARGO_TARGET_DIR)/debug/finlake} \
+	  $(DASHBOARD_VENV)/bin/python -m pytest -p no:cacheprovider -v tests/dashboard
 
 db-start: build
 	$(CARGO_TARGET_DIR)/debug/finlake db start
