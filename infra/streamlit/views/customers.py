@@ -72,14 +72,15 @@ def body() -> None:
     cards = dash.query(CARDS_SQL, [client], name="customers.cards")
 
     st.markdown(f"##### Client {client} · {p['gender']}, {int(p['current_age'])} · lives in {p['home_state'] or 'unknown'}")
-    c = st.columns(6)
+    c = st.columns(3)
     c[0].metric("Credit score", str(int(p["credit_score"])))
     c[1].metric("Yearly income", dash.money(p["yearly_income"]))
     c[2].metric("Total debt", dash.money(p["total_debt"]))
+    c = st.columns(3)
     income = dash.dec(p["yearly_income"])
-    c[3].metric("Debt to income", dash.pct(dash.dec(p["total_debt"]) / income) if income else "—")
-    c[4].metric("Credit limit (all cards)", dash.money(sum((dash.dec(v) for v in cards["credit_limit"]), dash.dec(0))))
-    c[5].metric("Transactions", dash.count(tot["tx_count"]), help=f"Net amount {dash.money(tot['net_amount'])}")
+    c[0].metric("Debt to income", dash.pct(dash.dec(p["total_debt"]) / income) if income else "—")
+    c[1].metric("Credit limit (all cards)", dash.money(sum((dash.dec(v) for v in cards["credit_limit"]), dash.dec(0))))
+    c[2].metric("Transactions", dash.count(tot["tx_count"]), help=f"Net amount {dash.money(tot['net_amount'])}")
 
     st.markdown("##### Cards")
     if cards.empty:
@@ -117,7 +118,7 @@ def body() -> None:
     spend["month"] = pd.to_datetime(spend["month"])
     chart = (
         alt.Chart(spend)
-        .mark_area()
+        .mark_bar()
         .encode(
             x=alt.X("yearmonth(month):T", title=None),
             y=alt.Y("sum(usd):Q", title="USD per month", axis=alt.Axis(format="$,.0f")),

@@ -160,12 +160,13 @@ def card_section(card: str | None) -> None:
         st.warning(f"No card {int(card_id)} in the lake.")
         return
     i = info.iloc[0]
-    c = st.columns(5)
-    c[0].metric("Card", dash.masked(i["card_last4"]))
-    c[1].metric("Brand", f"{i['card_brand']} {i['card_type']}")
-    c[2].metric("Client", str(int(i["client_id"])))
-    c[3].metric("Credit limit", dash.money(i["credit_limit"]))
-    c[4].metric("On the dark web", "yes" if i["card_on_dark_web"] else "no")
+    c = st.columns(2)
+    c[0].metric("Card", dash.masked(i["card_last4"]), help=f"{i['card_brand']} {i['card_type']}")
+    c[1].metric("Client", str(int(i["client_id"])))
+    c = st.columns(2)
+    c[0].metric("Credit limit", dash.money(i["credit_limit"]))
+    c[1].metric("On the dark web", "yes" if i["card_on_dark_web"] else "no")
+    st.caption(f"{i['card_brand']} {i['card_type']} · the card number is shown by its last four digits only")
     hist = dash.query(CARD_HISTORY_SQL, [int(card_id)], name="fraud.card_history")
     st.dataframe(tx_table(hist), hide_index=True, width="stretch")
 

@@ -63,7 +63,7 @@ def body() -> None:
     tiles["usd"] = tiles["amount"].map(lambda v: float(v) if v is not None and not pd.isna(v) else 0.0)
     tiles["volume"] = tiles["amount"].map(dash.money)
     tiles["transactions"] = tiles["tx_count"].map(dash.count)
-    tiles["rate"] = tiles["fraud_rate"].map(dash.pct)
+    tiles["rate"] = tiles["fraud_rate"].map(lambda v: dash.pct(v, 2))
     field, scale, fmt = (
         ("usd", alt.Scale(scheme="teals"), "$,.0f") if measure.startswith("Volume") else ("fraud_rate", alt.Scale(scheme="reds"), ".1%")
     )
@@ -79,7 +79,7 @@ def body() -> None:
 
     left, right = st.columns([3, 2])
     with left:
-        st.markdown(f"##### Merchant states · {measure.lower()} · {period.lower()}")
+        st.markdown(f"##### Merchant states · {measure} · {period}")
         if us.empty:
             st.info("No in-person transaction at a US merchant in this period.")
         else:
@@ -89,7 +89,7 @@ def body() -> None:
         top = us.sort_values("amount", ascending=False).head(10)
         st.dataframe(
             pd.DataFrame({"State": top["merchant_location"], "Transactions": top["tx_count"].map(dash.count),
-                          "Volume": top["amount"].map(dash.money), "Fraud rate": top["fraud_rate"].map(dash.pct)}),
+                          "Volume": top["amount"].map(dash.money), "Fraud rate": top["fraud_rate"].map(lambda v: dash.pct(v, 2))}),
             hide_index=True, width="stretch",
         )
 
@@ -116,7 +116,7 @@ def body() -> None:
     with r2:
         st.dataframe(
             pd.DataFrame({"Country": foreign["merchant_location"], "Transactions": foreign["tx_count"].map(dash.count),
-                          "Volume": foreign["amount"].map(dash.money), "Fraud rate": foreign["fraud_rate"].map(dash.pct)}),
+                          "Volume": foreign["amount"].map(dash.money), "Fraud rate": foreign["fraud_rate"].map(lambda v: dash.pct(v, 2))}),
             hide_index=True, width="stretch", height=320,
         )
 

@@ -72,7 +72,7 @@ def server_section() -> None:
     c[2].metric("Latency p50", f"{p50 * 1e3:,.1f} ms" if p50 is not None else "—", help="From the server's latency histogram (bucket estimate).")
     c[3].metric("Latency p95", f"{p95 * 1e3:,.1f} ms" if p95 is not None else "—")
     c[4].metric("Cache hit ratio", dash.pct(hits / (hits + misses)) if hits + misses else "—")
-    c[5].metric("Last commit to bronze", f"{lag:,.1f} s ago" if lag is not None else "—", help="finlake_ingest_lag_seconds")
+    c[5].metric("Bronze commit", f"{lag:,.1f} s ago" if lag is not None else "—", help="finlake_ingest_lag_seconds")
     st.caption(f"Query errors: {int(errors):,} · refused RPCs: {int(get('finlake_flight_unauthenticated_total')):,} · "
                f"rows streamed: {int(get('finlake_rows_returned_total')):,}")
 
