@@ -97,7 +97,8 @@ def classify(e: BaseException, s: Settings) -> DashError:
             "Start it with `finlake serve` (or `make demo`), or point FINLAKE_FLIGHT_URI at it.",
             first,
         )
-    if "not found" in low and ("table" in low or "relation" in low):
+    if ("not found" in low and ("table" in low or "relation" in low)) or "no table named" in low or "does not exist" in low or "no data yet" in low \
+            or ("not found" in low and "finlake." in low):
         return NoTable("A table this view reads is not in the lake yet", "It appears once the pipeline has written it.", first)
     return DashError("The query failed", "The server's log (serve.log under the state directory) has the details.", first)
 
@@ -158,6 +159,10 @@ def query(sql: str, params: Sequence[Any] | None = None, name: str | None = None
 
 def _record(name: str, sql: str, params: Sequence[Any] | None, ms: float, table: pa.Table) -> None:
     """The queries of this run, so tests and the benchmark can replay exactly what a page sent."""
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return
     try:
         log = st.session_state.setdefault("_queries", [])
     except Exception:  # noqa: BLE001 - outside a Streamlit session

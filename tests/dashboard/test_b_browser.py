@@ -101,7 +101,10 @@ def test_every_page_in_a_browser(quiet, dashboard, browser):
     for name in PAGES:
         open_page(browser, dashboard, name)
         m = metric_values(browser)
-        assert m, f"{name}: no figures shown"
+        if name == "geography":
+            assert browser.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"], .vega-embed'), "no map drawn"
+        else:
+            assert m, f"{name}: no figures shown"
         if name == "overview":
             n = quiet.sql("SELECT count(*) AS n FROM finlake.bronze.transactions WHERE date >= $1",
                           [dt.datetime.now() - dt.timedelta(days=1)])[0]["n"]
