@@ -17,7 +17,7 @@ use crate::pipeline::kafka::{KafkaConfig, KafkaSettings};
 use crate::pipeline::{self, IngestConfig};
 use crate::serve::ServeConfig;
 use crate::source::server::LocalServer;
-use crate::util::parse_duration;
+use crate::util::{MemorySize, parse_duration, parse_memory_size};
 
 /// Logging.
 #[derive(Debug, Clone, Args)]
@@ -302,6 +302,24 @@ pub struct FlightArgs {
     /// (queries refresh the tables they read anyway).
     #[arg(long, env = "FINLAKE_FLIGHT_REFRESH", value_parser = parse_duration, default_value = "2s")]
     pub flight_refresh: Duration,
+    /// Memory all running queries share (bytes like 2GiB, or a share of this machine's
+    /// memory like 25%); sorts, aggregations and joins spill to disk first, a query that
+    /// still needs more fails with an error naming this setting. Ingestion is not counted.
+    #[arg(long, env = "FINLAKE_FLIGHT_MEMORY_LIMIT", value_parser = parse_memory_size, default_value = "25%")]
+    pub flight_memory_limit: MemorySize,
+    /// Directory of the queries' spill files (default: the OS temporary directory).
+    #[arg(long, env = "FINLAKE_FLIGHT_SPILL_DIR")]
+    pub flight_spill_dir: Option<PathBuf>,
+    /// Most disk the queries' spill files may take at once (bytes like 4GiB).
+    #[arg(long, env = "FINLAKE_FLIGHT_SPILL_BYTES", value_parser = parse_memory_size, default_value = "4GiB")]
+    pub flight_spill_bytes: MemorySize,
+    /// Queries that run at once; further ones wait up to --flight-queue-wait for a slot,
+    /// then are refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "FINLAKE_FLIGHT_MAX_QUERIES", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub flight_max_queries: u16,
+    /// How long a query waits for a free slot before it is refused.
+    #[arg(long, env = "FINLAKE_FLIGHT_QUEUE_WAIT", value_parser = parse_duration, default_value = "10s")]
+    pub flight_queue_wait: Duration,
 }
 
 impl FlightArgs {
@@ -321,6 +339,15 @@ impl FlightArgs {
             flight_cache_entry_bytes: self.flight_cache_entry_bytes,
             flight_message_bytes: self.flight_message_bytes,
             flight_refresh: self.flight_refresh,
+            flight_memory_limit: self
+                .flight_memory_limit
+                .resolve(crate::util::system_memory_bytes()),
+            flight_spill_dir: self.flight_spill_dir.clone(),
+            flight_spill_bytes: self
+                .flight_spill_bytes
+                .resolve(crate::util::system_memory_bytes()),
+            flight_max_queries: usize::from(self.flight_max_queries),
+            flight_queue_wait: self.flight_queue_wait,
         }
     }
 }

@@ -24,7 +24,7 @@ use datafusion::catalog::{
 };
 use datafusion::common::TableReference;
 use datafusion::execution::context::{SQLOptions, SessionState};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::OptimizerRule;
@@ -42,6 +42,7 @@ use url::Url;
 use super::cache::{self, CacheKey, ResultCache};
 use super::extension::{Extension, ViewName};
 use super::keys::KeyCatalog;
+use super::limits::{Admission, Limits, Usage};
 use super::metrics::Metrics;
 use super::params;
 use super::plain::{plain_schema, to_schema};
@@ -83,6 +84,8 @@ pub struct EngineOptions {
     pub settings: Vec<(String, String)>,
     /// Views, functions and rules over the lake tables (the analytics of `sql/`).
     pub extension: Option<Arc<dyn Extension>>,
+    /// Memory, spill and concurrency bounds of the queries.
+    pub limits: Limits,
 }
 
 impl Default for EngineOptions {
@@ -103,6 +106,7 @@ impl Default for EngineOptions {
             optimizer_rules: Vec::new(),
             settings: Vec::new(),
             extension: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -128,6 +132,7 @@ pub struct DeltaEngine {
     cache: ResultCache,
     metrics: Arc<Metrics>,
     next_query: AtomicU64,
+    admission: Arc<Admission>,
 }
 
 impl std::fmt::Debug for DeltaEngine {
@@ -147,7 +152,8 @@ impl DeltaEngine {
         let store = deltalake::logstore::store_for(&root, storage_options.clone())?;
         // delta-rs prefixes the store with the URL's path: list from its root.
         let root_path = Path::default();
-        let base = base_state(&opts)?;
+        let admission = Arc::new(Admission::new(opts.limits.clone())?);
+        let base = base_state(&opts, admission.runtime())?;
         let engine = Arc::new(Self {
             cache: ResultCache::new(opts.cache_bytes, opts.cache_entry_bytes),
             opts,
@@ -160,6 +166,7 @@ impl DeltaEngine {
             discovered: tokio::sync::Mutex::new(None),
             metrics: Arc::new(Metrics::default()),
             next_query: AtomicU64::new(1),
+            admission,
         });
         engine.discover(Duration::ZERO).await?;
         Ok(engine)
@@ -184,6 +191,17 @@ impl DeltaEngine {
 
     fn table(&self, id: &TableId) -> Option<Arc<LakeTable>> {
         self.read_tables().get(id).cloned()
+    }
+
+    /// What the running queries use of the limits (memory, spill, slots).
+    pub fn resource_usage(&self) -> Usage {
+        self.admission.usage()
+    }
+
+    /// Cancels every running query (their clients get an error saying the server is
+    /// shutting down) and refuses new ones.
+    pub fn shut_down(&self) {
+        self.admission.shut_down();
     }
 
     /// Result cache use: (entries, bytes).

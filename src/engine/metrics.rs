@@ -23,6 +23,10 @@ pub struct Metrics {
     /// Flight RPCs, and those refused for want of credentials.
     pub rpcs: AtomicU64,
     pub unauthenticated: AtomicU64,
+    /// Queries refused because every query slot stayed taken for the queue wait.
+    pub refused: AtomicU64,
+    /// Queries that failed on the query memory limit.
+    pub memory_refused: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -86,6 +90,16 @@ impl Metrics {
                 "finlake_flight_unauthenticated_total",
                 "Flight RPCs refused for missing or bad credentials.",
                 &self.unauthenticated,
+            ),
+            (
+                "finlake_queries_refused_total",
+                "Queries refused because every query slot stayed taken (--flight-max-queries).",
+                &self.refused,
+            ),
+            (
+                "finlake_queries_memory_refused_total",
+                "Queries that failed on the query memory limit (--flight-memory-limit).",
+                &self.memory_refused,
             ),
         ];
         for (name, help, c) in counters {

@@ -23,6 +23,7 @@ pub mod cache;
 pub mod delta;
 pub mod extension;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod params;
 pub mod plain;
@@ -40,6 +41,7 @@ use futures::stream::BoxStream;
 
 pub use delta::{DeltaEngine, EngineOptions};
 pub use extension::{Extension, ViewName};
+pub use limits::{Limits, Usage};
 pub use metrics::Metrics;
 pub use params::{decode_batch, encode_batch};
 
@@ -55,6 +57,18 @@ pub enum Error {
     BadRequest(String),
     #[error("statement timed out after {0:?}")]
     Timeout(Duration),
+    /// Every query slot stayed taken for the whole queue wait.
+    #[error(
+        "server busy: {limit} queries are running and no slot freed within {waited:?}; retry later, or raise --flight-max-queries (FINLAKE_FLIGHT_MAX_QUERIES)"
+    )]
+    Busy { limit: usize, waited: Duration },
+    /// The query needed more memory than the pool the server's queries share.
+    #[error(
+        "query exceeds the server's query memory limit of {limit} ({detail}); narrow the query, or raise --flight-memory-limit (FINLAKE_FLIGHT_MEMORY_LIMIT) or --flight-spill-bytes (FINLAKE_FLIGHT_SPILL_BYTES)"
+    )]
+    MemoryLimit { limit: String, detail: String },
+    #[error("the server is shutting down; the query was cancelled")]
+    ShuttingDown,
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),
     #[error("delta: {0}")]

@@ -43,6 +43,15 @@ pub struct FlightConfig {
     /// How often new tables are looked for and every table refreshed in the background
     /// (queries refresh the tables they read anyway).
     pub flight_refresh: Duration,
+    /// Memory every running query shares, in bytes.
+    pub flight_memory_limit: u64,
+    /// Directory of the queries' spill files (the OS temporary directory when unset).
+    pub flight_spill_dir: Option<PathBuf>,
+    /// Most bytes of spill files at once.
+    pub flight_spill_bytes: u64,
+    /// Queries running at once; more wait up to `flight_queue_wait`, then are refused.
+    pub flight_max_queries: usize,
+    pub flight_queue_wait: Duration,
 }
 
 impl FlightConfig {

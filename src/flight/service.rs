@@ -56,6 +56,8 @@ pub fn status(e: engine::Error) -> Status {
     let msg = e.to_string();
     match &e {
         E::Timeout(_) => Status::deadline_exceeded(msg),
+        E::Busy { .. } | E::MemoryLimit { .. } => Status::resource_exhausted(msg),
+        E::ShuttingDown => Status::unavailable(msg),
         E::DataFusion(d) if matches!(d.find_root(), DataFusionError::ResourcesExhausted(_)) => {
             Status::resource_exhausted(msg)
         }

@@ -90,6 +90,42 @@ async fn health(ops: &Ops) -> (u16, String) {
 async fn metrics(ops: &Ops) -> String {
     let mut out = String::new();
     ops.engine.metrics().render(&mut out);
+    let u = ops.engine.resource_usage();
+    let gauges = [
+        (
+            "finlake_query_memory_limit_bytes",
+            "Memory the running queries share (--flight-memory-limit).",
+            u.memory_limit,
+        ),
+        (
+            "finlake_query_memory_reserved_bytes",
+            "Memory the running queries hold now.",
+            u.memory_reserved,
+        ),
+        (
+            "finlake_query_spill_bytes",
+            "Bytes of query spill files on disk now.",
+            u.spill_bytes,
+        ),
+        (
+            "finlake_query_spill_files",
+            "Query spill files open now.",
+            u.spill_files,
+        ),
+        (
+            "finlake_queries_running",
+            "Queries holding a slot now.",
+            u.running,
+        ),
+        (
+            "finlake_queries_max",
+            "Query slots (--flight-max-queries).",
+            u.max_queries,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
     let (entries, bytes) = ops.engine.cache_usage();
     let _ = writeln!(
         out,

@@ -4,9 +4,9 @@
 //! On start it prints `flight sql listening on ADDR` and `http listening on ADDR` on stdout
 //! (with `--flight-addr 127.0.0.1:0` the OS picks the port). A failing ingestion loop does
 //! not stop the server: `/health` turns 503 and reports the error, queries keep reading the
-//! lake as it is. Shutdown stops accepting calls, lets running ones finish (up to
-//! [`DRAIN`]) and stops the loop at a batch boundary (its position is committed with its
-//! data, so nothing is lost).
+//! lake as it is. Shutdown stops accepting calls, cancels running queries (clients get
+//! `UNAVAILABLE`; calls still open after [`CLIENT_GRACE`] are closed) and stops the loop at
+//! a batch boundary (its position is committed with its data, so nothing is lost).
 //!
 //! The engine serves the views of `sql/` (`silver.*`, `gold.*`) beside the lake tables, with
 //! reflections substituted into matching queries; while the embedded loop runs, a task keeps
@@ -35,8 +35,11 @@ use crate::pipeline::{self, IngestConfig};
 use crate::source::sql;
 use http::{IngestState, Ops};
 
-/// Longest the server waits for running calls and the loop after a shutdown signal.
+/// Longest the server waits for the loop after a shutdown signal.
 pub const DRAIN: Duration = Duration::from_secs(15);
+/// Longest the server waits for clients to take the end of their calls after a shutdown
+/// signal (running queries are cancelled at once).
+pub const CLIENT_GRACE: Duration = Duration::from_secs(3);
 
 /// Errors of `serve`.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +131,13 @@ async fn open_engine(
         cache_entry_bytes: flight_cfg.flight_cache_entry_bytes,
         keys,
         extension: Some(Arc::clone(analytics) as Arc<dyn engine::Extension>),
+        limits: engine::Limits {
+            memory_bytes: flight_cfg.flight_memory_limit,
+            spill_dir: flight_cfg.flight_spill_dir.clone(),
+            spill_bytes: flight_cfg.flight_spill_bytes,
+            max_queries: flight_cfg.flight_max_queries,
+            queue_wait: flight_cfg.flight_queue_wait,
+        },
         ..EngineOptions::default()
     };
     Ok(DeltaEngine::open(lake, opts).await?)
@@ -226,25 +236,39 @@ pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()>
             r
         }
     };
-    let http_task = http::serve(http_listener, Arc::clone(&ops), fired(rx.clone()));
-    let ingest_task = run_loop(ingest, lake, Arc::clone(&ops), fired(rx.clone()));
-    let all = async { tokio::join!(flight_task, http_task, ingest_task) };
-    tokio::pin!(all);
+    let mut flight_task = tokio::spawn(flight_task);
+    let http_task = tokio::spawn(http::serve(
+        http_listener,
+        Arc::clone(&ops),
+        fired(rx.clone()),
+    ));
+    let ingest_task = tokio::spawn(run_loop(ingest, lake, Arc::clone(&ops), fired(rx.clone())));
     tokio::pin!(stop);
     let flight_result = tokio::select! {
-        (f, (), ()) = &mut all => f,
+        r = &mut flight_task => r,
         () = &mut stop => {
             info!("shutting down");
             let _ = tx.send(true);
-            match tokio::time::timeout(DRAIN, &mut all).await {
-                Ok((f, (), ())) => f,
+            // Running queries end now (their clients are told why); a client that stopped
+            // reading gets CLIENT_GRACE, then its call is closed.
+            engine.shut_down();
+            match tokio::time::timeout(CLIENT_GRACE, &mut flight_task).await {
+                Ok(r) => r,
                 Err(_) => {
-                    warn!(drain = ?DRAIN, "calls still running at shutdown; closing them");
-                    Ok(())
+                    warn!(grace = ?CLIENT_GRACE, "calls still open at shutdown; closing them");
+                    flight_task.abort();
+                    Ok(Ok(()))
                 }
             }
         }
     };
+    // The loop commits what it holds and stops at a batch boundary.
+    if tokio::time::timeout(DRAIN, ingest_task).await.is_err() {
+        warn!(drain = ?DRAIN, "the ingestion loop did not stop in time; its uncommitted batch is read again on the next start");
+    }
+    http_task.abort();
+    let flight_result = flight_result
+        .map_err(|e| Error::Config(format!("the flight sql server task failed: {e}")))?;
     refresher.abort();
     if let Some(m) = maintainer {
         // It stops between refreshes; a refresh cut short is repaired by the next one.

@@ -6,6 +6,7 @@
 
 mod analytics;
 mod binlog;
+mod bounded;
 mod common;
 mod compose;
 mod conformance;

@@ -44,14 +44,26 @@ impl QueryEngine for DeltaEngine {
         let span = info_span!("query", id, sql = %short(&statement.sql));
         let started = Instant::now();
         Metrics::inc(&self.metrics.queries);
-        let fut = self
-            .run(statement, at, span.clone(), started)
-            .instrument(span.clone());
-        let out = match self.opts.statement_timeout {
-            Some(t) => tokio::time::timeout(t, fut)
-                .await
-                .unwrap_or(Err(Error::Timeout(t))),
-            None => fut.await,
+        let out = match self.admission.admit(&self.metrics).await {
+            Ok(permit) => {
+                let fut = self
+                    .run(statement, at, span.clone(), started)
+                    .instrument(span.clone());
+                let out = match self.opts.statement_timeout {
+                    Some(t) => tokio::time::timeout(t, fut)
+                        .await
+                        .unwrap_or(Err(Error::Timeout(t))),
+                    None => fut.await,
+                };
+                out.map(|mut r| {
+                    r.stream = self
+                        .admission
+                        .guard(r.stream, permit, Arc::clone(&self.metrics));
+                    r
+                })
+                .map_err(|e| self.admission.explain(e, &self.metrics))
+            }
+            Err(e) => Err(e),
         };
         if let Err(e) = &out {
             Metrics::inc(&self.metrics.query_errors);

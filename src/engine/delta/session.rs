@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn base_state(opts: &EngineOptions) -> Result<SessionState> {
+pub(super) fn base_state(opts: &EngineOptions, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {
     let default_schema = opts.layers.first().map_or("bronze", String::as_str);
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(&opts.catalog, default_schema)
@@ -24,7 +24,6 @@ pub(super) fn base_state(opts: &EngineOptions) -> Result<SessionState> {
     for (k, v) in &opts.settings {
         config.options_mut().set(k, v)?;
     }
-    let runtime = RuntimeEnvBuilder::new().build_arc()?;
     let mut builder = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
