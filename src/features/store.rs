@@ -194,7 +194,15 @@ impl FraudFeatures {
         let cols = Columns::new(transactions, cards).ok_or_else(|| {
             Error::Other("transactions/cards lack a column the features read".into())
         })?;
-        let alerts = open(lake, "fraud_alerts").await?;
+        let mut alerts = open(lake, "fraud_alerts").await?;
+        if alerts.version().is_none() {
+            // An empty table from the start, so that every query over it works on a new lake
+            // (no position recorded: the first scored batch records its own).
+            alerts = alerts
+                .write(vec![alerts_batch(&[])?])
+                .with_save_mode(SaveMode::Append)
+                .await?;
+        }
         let state = open(lake, "_state").await?;
         let mut engine = FeatureEngine::default();
         if state.version().is_some() {

@@ -439,6 +439,8 @@ async fn alerts_and_state_are_stored_exactly_once_across_restarts() {
     let mut f = FraudFeatures::open(&lake, &s[3], &s[1])
         .await
         .expect("open");
+    // The alerts table exists, empty, before anything was scored.
+    assert_eq!(count(&lake).await, 0);
     let up0 = commits[0].up_to().expect("pos").clone();
     assert!(
         f.on_commit(&commits[0].events, &up0)
