@@ -23,14 +23,21 @@ build: deps
 TEST_STATE := $(CARGO_TARGET_DIR)/tmp/finlake-test-state
 ## The scale-out tests start the native stack (Kafka, Connect + Debezium, MinIO) under $(TEST_STACK).
 TEST_STACK := $(CARGO_TARGET_DIR)/tmp/finlake-stack
+## Then the dashboard tests and the operations tests (pytest) with the binary cargo built.
 test: deps clients
 	bash infra/local/stack.sh install
 	bash infra/spark/install.sh
+	bash infra/streamlit/install.sh
+	bash infra/superset/install.sh
+	bash infra/airflow/install.sh
+	bash tests/ops/install.sh
 	@set +e; $(CARGO) test --locked --no-fail-fast -- --test-threads=2; rc=$$?; \
 	  if [ -x $(CARGO_TARGET_DIR)/debug/finlake ]; then \
 	    $(CARGO_TARGET_DIR)/debug/finlake --state-dir $(TEST_STATE) db stop >/dev/null 2>&1 || true; fi; \
 	  FINLAKE_STACK_DIR=$(TEST_STACK) bash infra/local/stack.sh down >/dev/null 2>&1 || true; \
 	  FINLAKE_STACK_DIR=$(TEST_STACK)-faults bash infra/local/stack.sh down >/dev/null 2>&1 || true; \
+	  $(MAKE) --no-print-directory test-dashboard FINLAKE_BIN=$(CARGO_TARGET_DIR)/debug/finlake || rc=1; \
+	  $(MAKE) --no-print-directory test-ops FINLAKE_BIN=$(CARGO_TARGET_DIR)/debug/finlake || rc=1; \
 	  exit $$rc
 
 ## Unit tests only: no database needed.
@@ -69,7 +76,7 @@ dashboard:
 
 ## Dashboard tests: AppTest of every page and headless Chromium against a live `finlake serve`,
 ## and `scripts/demo.sh` for a fixed time (debug build; screenshots into docs/img/).
-test-dashboard: build
+test-dashboard: $(if $(FINLAKE_BIN),,build)
 	bash infra/streamlit/install.sh
 	FINLAKE_BIN=$${FINLAKE_BIN:-$(CARGO_TARGET_DIR)/debug/finlake} \
 	  $(DASHBOARD_VENV)/bin/python -m pytest -p no:cacheprovider -v tests/dashboard
