@@ -25,6 +25,7 @@ pub mod extension;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+mod now;
 pub mod params;
 pub mod plain;
 pub mod tables;

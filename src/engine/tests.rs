@@ -339,3 +339,23 @@ fn a_lake_under_an_object_store_prefix_keeps_its_prefix() {
         "file:///tmp/lake/silver/x/"
     );
 }
+
+#[tokio::test]
+async fn now_in_a_filter_is_evaluated_once_per_query() {
+    let (_d, lake, e) = engine(EngineOptions::default()).await;
+    append(&lake, "bronze", "users", users(0..10)).await;
+    e.discover(Duration::ZERO).await.expect("discover");
+    let n = count(
+        &e,
+        "select count(*) from bronze.users where to_timestamp_seconds(id) < now() - interval '1 day'",
+    )
+    .await;
+    assert_eq!(n, count(&e, "select count(*) from bronze.users").await);
+    let future = count(
+        &e,
+        "select count(*) from bronze.users where to_timestamp_seconds(id) > now() \
+         and id in (select id from bronze.users where to_timestamp_seconds(id) < now())",
+    )
+    .await;
+    assert_eq!(future, 0);
+}

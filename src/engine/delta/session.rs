@@ -27,7 +27,8 @@ pub(super) fn base_state(opts: &EngineOptions, runtime: Arc<RuntimeEnv>) -> Resu
     let mut builder = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
-        .with_runtime_env(runtime);
+        .with_runtime_env(runtime)
+        .with_analyzer_rule(Arc::new(crate::engine::now::NowInFilters));
     for rule in &opts.optimizer_rules {
         builder = builder.with_optimizer_rule(Arc::clone(rule));
     }
