@@ -58,7 +58,7 @@ mod session;
 mod stream;
 
 pub(crate) use session::directory_url;
-use session::{RefersTo, base_state, check_read_only};
+use session::{RefersTo, base_state, check_complexity, check_read_only};
 use stream::{Finish, short};
 
 /// How the engine is set up.
@@ -372,6 +372,7 @@ impl DeltaEngine {
     /// Parses, checks, snapshots and plans a statement (parameters not bound yet).
     async fn prepare(&self, statement: &Statement, at: Option<&Versions>) -> Result<Prepared> {
         let settings = &statement.settings;
+        check_complexity(&statement.sql)?;
         let sql = params::number_placeholders(&statement.sql);
         let dialect = self.base.config().options().sql_parser.dialect;
         let statement = self

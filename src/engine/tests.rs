@@ -359,3 +359,23 @@ async fn now_in_a_filter_is_evaluated_once_per_query() {
     .await;
     assert_eq!(future, 0);
 }
+
+#[tokio::test]
+async fn statements_too_deep_to_plan_are_refused_before_parsing() {
+    let (_d, _lake, e) = engine(EngineOptions::default()).await;
+    let deep = format!("select {}1", "1 + ".repeat(5_000));
+    let err = e
+        .plan(&Statement::new(deep))
+        .await
+        .expect_err("too complex");
+    assert!(
+        err.is_client_error() && err.to_string().contains("too complex"),
+        "{err}"
+    );
+    // Operators inside string literals do not count.
+    let quoted = format!("select '{}' as s", "+(".repeat(5_000));
+    assert_eq!(rows(&e, &quoted).await[0].num_rows(), 1);
+    let long = format!("select '{}'", "x".repeat(2 << 20));
+    let err = e.plan(&Statement::new(long)).await.expect_err("too long");
+    assert!(err.to_string().contains("too long"), "{err}");
+}

@@ -14,6 +14,7 @@ mod db_server;
 mod faults;
 mod flight;
 mod flight_clients;
+mod hostile;
 mod ingest;
 mod ingest_props;
 mod loading;

@@ -39,6 +39,57 @@ pub(super) fn base_state(opts: &EngineOptions, runtime: Arc<RuntimeEnv>) -> Resu
     Ok(state)
 }
 
+/// Longest statement text accepted.
+pub(super) const MAX_SQL_BYTES: usize = 1 << 20;
+/// Most operators and parentheses in one statement: planning recurses once per level of the
+/// expression tree, so a statement such as `1 + 1 + ... + 1` with a million terms would
+/// exhaust the thread's stack and take the whole process (the loop included) down.
+pub(super) const MAX_SQL_OPERATORS: usize = 2_000;
+
+/// Refuses statements too long or too deeply nested to plan safely, before parsing.
+pub(super) fn check_complexity(sql: &str) -> Result<()> {
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(Error::BadRequest(format!(
+            "statement too long: {} bytes (the limit is {MAX_SQL_BYTES})",
+            sql.len()
+        )));
+    }
+    let mut ops = 0usize;
+    let mut quote: Option<char> = None;
+    let mut word = String::new();
+    for c in sql.chars() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c.to_ascii_uppercase());
+            continue;
+        }
+        if matches!(
+            word.as_str(),
+            "AND" | "OR" | "NOT" | "CASE" | "WHEN" | "SELECT"
+        ) {
+            ops += 1;
+        }
+        word.clear();
+        match c {
+            '\'' | '"' | '`' => quote = Some(c),
+            '(' | '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '|' | '&' | '^' => ops += 1,
+            _ => {}
+        }
+    }
+    if ops > MAX_SQL_OPERATORS {
+        return Err(Error::BadRequest(format!(
+            "statement too complex: {ops} operators, parentheses and clauses (the limit is \
+             {MAX_SQL_OPERATORS}); split it or use IN lists and joins instead of long expression chains"
+        )));
+    }
+    Ok(())
+}
+
 /// Where a table reference points.
 pub(super) enum RefersTo {
     Lake(TableId),

@@ -98,6 +98,18 @@ impl Server {
         (status, rest.join("\n"))
     }
 
+    /// The server's resident memory in bytes (Linux `VmRSS`).
+    pub(crate) fn rss_bytes(&self) -> u64 {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .expect("VmRSS")
+            * 1024
+    }
+
     /// `GET path` on the HTTP endpoint: (status code, body).
     pub(crate) fn get(&self, path: &str) -> (u16, String) {
         use std::io::{Read, Write};
