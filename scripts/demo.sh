@@ -87,7 +87,8 @@ FINLAKE_DASHBOARD_NO_BROWSER=1 bash "$ROOT/infra/streamlit/install.sh"
 step "finlake db start   (private MariaDB under $FINLAKE_STATE_DIR)"
 "$FINLAKE" db start | sed 's/^/   /'
 
-rows=$("$FINLAKE" db status 2>/dev/null | awk '$1 == "transactions" { print $2; exit }')
+# awk reads to the end: exiting early would break the pipe under `db status` (pipefail).
+rows=$("$FINLAKE" db status 2>/dev/null | awk '$1 == "transactions" && !seen { print $2; seen = 1 }')
 resnapshot=()
 if [[ ${rows:-0} =~ ^[0-9]+$ && ${rows:-0} -gt 0 ]]; then
   step "data: the source already holds $rows transactions (reused; delete $FINLAKE_STATE_DIR for new data)"
@@ -118,8 +119,8 @@ for _ in $(seq 1 600); do
     tail -n 20 "$LOGS/serve.log" >&2
     exit 1
   }
-  flight=$(sed -n 's/^flight sql listening on //p' "$LOGS/serve.log" | head -1)
-  http=$(sed -n 's/^http listening on //p' "$LOGS/serve.log" | head -1)
+  flight=$(sed -n '/^flight sql listening on /{s///p;q}' "$LOGS/serve.log")
+  http=$(sed -n '/^http listening on /{s///p;q}' "$LOGS/serve.log")
   if [[ -n $http ]] && curl -fsS -m 2 "http://$http/health" >/dev/null 2>&1; then break; fi
   sleep 0.5
 done
