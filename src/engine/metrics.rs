@@ -23,6 +23,8 @@ pub struct Metrics {
     /// Flight RPCs, and those refused for want of credentials.
     pub rpcs: AtomicU64,
     pub unauthenticated: AtomicU64,
+    /// Authentication refusals held back by the per-peer backoff.
+    pub auth_delayed: AtomicU64,
     /// Queries refused because every query slot stayed taken for the queue wait.
     pub refused: AtomicU64,
     /// Queries that failed on the query memory limit.
@@ -90,6 +92,11 @@ impl Metrics {
                 "finlake_flight_unauthenticated_total",
                 "Flight RPCs refused for missing or bad credentials.",
                 &self.unauthenticated,
+            ),
+            (
+                "finlake_flight_auth_delayed_total",
+                "Authentication refusals held back by the per-peer backoff.",
+                &self.auth_delayed,
             ),
             (
                 "finlake_queries_refused_total",

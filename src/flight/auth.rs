@@ -6,8 +6,9 @@
 //! accept each other's tokens and nothing is stored per session.
 //!
 //! [`GuardLayer`] wraps the whole gRPC service: it counts calls, checks credentials on every
-//! method but Handshake, and turns a panic in a handler into an `internal` error, so no
-//! request can take the server down.
+//! method but Handshake, slows down repeated refusals from one address (`throttle`), and
+//! turns a panic in a handler into an `internal` error, so no request can take the server
+//! down.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -25,6 +26,7 @@ use sha2::Sha256;
 use tonic::Status;
 use tracing::warn;
 
+use super::throttle::Throttle;
 use crate::engine::Metrics;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -230,11 +232,24 @@ fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
 pub struct GuardLayer {
     auth: Arc<Authenticator>,
     metrics: Arc<Metrics>,
+    throttle: Arc<Throttle>,
 }
 
 impl GuardLayer {
     pub fn new(auth: Arc<Authenticator>, metrics: Arc<Metrics>) -> Self {
-        Self { auth, metrics }
+        Self {
+            auth,
+            metrics,
+            throttle: Arc::new(Throttle::default()),
+        }
+    }
+}
+
+/// Waits out a refusal's backoff (counted in `/metrics`).
+async fn hold_back(wait: Duration, metrics: &Metrics) {
+    if !wait.is_zero() {
+        Metrics::inc(&metrics.auth_delayed);
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -246,6 +261,7 @@ impl<S> tower::Layer<S> for GuardLayer {
             inner,
             auth: Arc::clone(&self.auth),
             metrics: Arc::clone(&self.metrics),
+            throttle: Arc::clone(&self.throttle),
         }
     }
 }
@@ -256,6 +272,7 @@ pub struct Guard<S> {
     inner: S,
     auth: Arc<Authenticator>,
     metrics: Arc<Metrics>,
+    throttle: Arc<Throttle>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -278,19 +295,42 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         Metrics::inc(&self.metrics.rpcs);
         let path = req.uri().path().to_owned();
-        if !path.ends_with("/Handshake") {
+        let peer = req
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|i| i.remote_addr())
+            .map(|a| a.ip());
+        let handshake = path.ends_with("/Handshake");
+        if !handshake {
             let header = req
                 .headers()
                 .get(http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
             if let Err(status) = self.auth.check_header(header) {
                 Metrics::inc(&self.metrics.unauthenticated);
-                return Box::pin(std::future::ready(Ok(status.into_http())));
+                let wait = self.throttle.failed(peer);
+                let metrics = Arc::clone(&self.metrics);
+                return Box::pin(async move {
+                    hold_back(wait, &metrics).await;
+                    Ok(status.into_http())
+                });
             }
         }
         let fut = self.inner.call(req);
+        let throttle = Arc::clone(&self.throttle);
+        let metrics = Arc::clone(&self.metrics);
         Box::pin(async move {
             match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(Ok(resp)) if handshake => {
+                    // A refused handshake answers with grpc-status 16 (UNAUTHENTICATED).
+                    if resp.headers().get("grpc-status").is_some_and(|v| v == "16") {
+                        Metrics::inc(&metrics.unauthenticated);
+                        hold_back(throttle.failed(peer), &metrics).await;
+                    } else {
+                        throttle.succeeded(peer);
+                    }
+                    Ok(resp)
+                }
                 Ok(r) => r,
                 Err(panic) => {
                     let what = panic

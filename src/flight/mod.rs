@@ -12,6 +12,7 @@ pub mod handle;
 pub mod metadata;
 pub mod service;
 pub mod sql_info;
+mod throttle;
 
 use std::future::Future;
 use std::sync::Arc;

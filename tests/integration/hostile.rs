@@ -215,6 +215,15 @@ async fn malformed_requests_get_errors_and_the_server_keeps_serving() {
         .and_then(|v| v.trim().parse().ok())
         .expect("unauthenticated counter");
     assert!(refused >= 400.0, "refused calls counted: {refused}");
+    let delayed: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("finlake_flight_auth_delayed_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("delayed counter");
+    assert!(
+        delayed >= 100.0,
+        "repeated bad credentials are slowed down: {delayed}"
+    );
     let rss = server.rss_bytes();
     assert!(
         rss < 1 << 30,
