@@ -135,18 +135,36 @@ def browser():
     return webdriver.Chrome(options=opts, service=service)
 
 
+def login(driver, base, attempts=3):
+    """Logs in through Superset's login page. The React form can take the click before it is
+    wired up (seen once on a loaded machine): a page that is still the login page after 20 s
+    is loaded again and the form filled again, up to `attempts` times."""
+    from selenium.webdriver.common.by import By
+    for attempt in range(1, attempts + 1):
+        driver.get(f"{base}/login/")
+        wait_for("login form", lambda: driver.find_elements(By.ID, "username"), 60)
+        user = driver.find_element(By.ID, "username")
+        user.clear()
+        user.send_keys(ADMIN)
+        password = driver.find_element(By.ID, "password")
+        password.clear()
+        password.send_keys(ADMIN_PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
+        try:
+            wait_for("logged in", lambda: "/login" not in driver.current_url, 20)
+            return
+        except AssertionError:
+            if attempt == attempts:
+                raise
+
+
 @pytest.mark.parametrize("slug", ["finlake-operations", "finlake-fraud"])
 def test_dashboard_renders_in_chromium(superset, slug):
     from selenium.webdriver.common.by import By
     base = superset["base"]
     driver = browser()
     try:
-        driver.get(f"{base}/login/")
-        wait_for("login form", lambda: driver.find_elements(By.ID, "username"), 60)
-        driver.find_element(By.ID, "username").send_keys(ADMIN)
-        driver.find_element(By.ID, "password").send_keys(ADMIN_PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
-        wait_for("logged in", lambda: "/login" not in driver.current_url, 60)
+        login(driver, base)
         driver.get(f"{base}/superset/dashboard/{slug}/")
         n_charts = sum(1 for c in bundle_charts().values())
 
