@@ -71,6 +71,26 @@ pub(crate) fn text(out: &Output) -> String {
     )
 }
 
+/// Runs `finlake verify` until source and lake are equal, or fails after `within`.
+///
+/// A running loop applies updates after the row counts already match, so a single `verify`
+/// right after a workload can race it; a real difference persists past the deadline.
+pub(crate) fn verify_eventually(env: &[(&str, &str)], within: std::time::Duration) -> String {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let out = finlake(&["verify"], env);
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "source and lake still differ after {within:?}:\n{}",
+            text(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 /// Asserts success and returns stdout.
 pub(crate) fn ok(out: Output) -> String {
     assert!(out.status.success(), "finlake failed:\n{}", text(&out));
