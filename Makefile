@@ -81,6 +81,14 @@ test-dashboard: $(if $(FINLAKE_BIN),,build)
 	FINLAKE_BIN=$${FINLAKE_BIN:-$(CARGO_TARGET_DIR)/debug/finlake} \
 	  $(DASHBOARD_VENV)/bin/python -m pytest -p no:cacheprovider -v tests/dashboard
 
+## Dashboard benchmark (issue 12): commit -> value on the Overview page in headless Chromium, and
+## every query the pages send replayed over Flight SQL; scale 0.1, release build (~15 min).
+bench-dashboard: deps
+	$(CARGO) build --locked --release
+	bash infra/streamlit/install.sh
+	$(DASHBOARD_VENV)/bin/python benches/dashboard.py --scale 0.1 --probes 40 --replays 60 \
+	  --json $(CARGO_TARGET_DIR)/bench-dashboard.json
+
 db-start: build
 	$(CARGO_TARGET_DIR)/debug/finlake db start
 
