@@ -125,6 +125,28 @@ pub fn system_memory_bytes() -> u64 {
         .map_or(8 << 30, |kib| kib * 1024)
 }
 
+/// Prints one line to stdout. When the reader went away (`finlake db status | head -1`) the
+/// process ends quietly with status 0, as a writer into `head` is expected to, instead of the
+/// panic `println!` gives on a closed pipe.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        tracing::warn!(error = %e, "writing to stdout failed");
+    }
+}
+
+/// `println!` for command output: see [`say`].
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => {
+        $crate::util::say(format_args!($($t)*))
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

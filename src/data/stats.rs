@@ -237,7 +237,7 @@ mod tests {
             c.observe(&x.transaction, x.label.map(|l| l.is_fraud), home);
         }
         let s = c.finish();
-        println!("{s}");
+        crate::say!("{s}");
         let within = |name: &str, value: f64, target: f64, tolerance: f64| {
             assert!(
                 (value - target).abs() <= tolerance * target,

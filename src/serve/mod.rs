@@ -205,8 +205,8 @@ pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()>
         }),
     });
     info!(%flight_addr, %http_addr, auth = auth.enabled(), tls = flight_cfg.flight_tls_cert.is_some(), ingest = ingest.is_some(), "serving");
-    println!("flight sql listening on {flight_addr}");
-    println!("http listening on {http_addr}");
+    announce(format_args!("flight sql listening on {flight_addr}"));
+    announce(format_args!("http listening on {http_addr}"));
 
     let (tx, rx) = watch::channel(false);
     let tx = Arc::new(tx);
@@ -275,6 +275,14 @@ pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()>
         let _ = tokio::time::timeout(Duration::from_secs(5), m).await;
     }
     flight_result?;
-    println!("stopped");
+    announce(format_args!("stopped"));
     Ok(())
+}
+
+/// A line for whoever started `serve` (tests read the addresses from it). A closed stdout is
+/// no reason to stop serving: the write error is ignored.
+fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }

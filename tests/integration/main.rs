@@ -7,6 +7,7 @@
 mod analytics;
 mod binlog;
 mod bounded;
+mod cli;
 mod common;
 mod compose;
 mod conformance;

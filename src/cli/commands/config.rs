@@ -5,18 +5,18 @@ use crate::source::redact_url;
 
 /// Runs `finlake config`.
 pub fn run(lake: &LakeConfig, source: &SourceConfig) {
-    println!("state dir   {}", source.state_dir.display());
+    crate::say!("state dir   {}", source.state_dir.display());
     match source.url() {
-        Ok(url) => println!("source      {}", redact_url(&url)),
-        Err(e) => println!("source      (none: {e})"),
+        Ok(url) => crate::say!("source      {}", redact_url(&url)),
+        Err(e) => crate::say!("source      (none: {e})"),
     }
-    println!("lake        {}", lake.lake_uri);
+    crate::say!("lake        {}", lake.lake_uri);
     for (k, v) in lake.storage_options() {
         let shown = if k.contains("secret") || k.contains("key_id") {
             "***"
         } else {
             v.as_str()
         };
-        println!("  {k} = {shown}");
+        crate::say!("  {k} = {shown}");
     }
 }

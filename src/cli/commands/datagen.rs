@@ -87,7 +87,7 @@ pub async fn datagen(args: DatagenArgs, source: &SourceConfig, no_progress: bool
             .await
             .map_err(|e| Error::Usage(format!("generator panicked: {e}")))??;
             progress.finish_and_clear();
-            println!(
+            crate::say!(
                 "wrote {} users, {} cards, {} MCC codes, {} transactions, {} fraud labels to {} in {:.1} s",
                 counts.users,
                 counts.cards,
@@ -102,7 +102,7 @@ pub async fn datagen(args: DatagenArgs, source: &SourceConfig, no_progress: bool
             let url = source.url()?;
             info!(source = %redact_url(&url), "loading into the source database");
             let report = fill::load_generated(&url, generator, args.replace, !no_progress).await?;
-            println!("{report}");
+            crate::say!("{report}");
         }
     }
     Ok(())
@@ -116,7 +116,7 @@ pub async fn load_kaggle(
 ) -> Result<()> {
     let url = source.url()?;
     let report = fill::load_kaggle(&url, &args.dir, args.replace, !no_progress).await?;
-    println!("{report}");
+    crate::say!("{report}");
     Ok(())
 }
 

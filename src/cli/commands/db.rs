@@ -102,22 +102,22 @@ pub async fn run(action: DbAction, source: &SourceConfig) -> Result<ExitCode> {
     match action {
         DbAction::Start(settings) => {
             let state = server.start(&settings.settings()).await?;
-            println!(
+            crate::say!(
                 "source database running on 127.0.0.1:{} ({})",
                 state.port,
                 server.dir().display()
             );
-            println!("FINLAKE_SOURCE_URL={}", state.url());
+            crate::say!("FINLAKE_SOURCE_URL={}", state.url());
         }
         DbAction::Stop => {
             let stopped = server.stop().await?;
-            println!("{}", if stopped { "stopped" } else { "not running" });
+            crate::say!("{}", if stopped { "stopped" } else { "not running" });
         }
         DbAction::Status => {
             let status = server.status().await?;
             match (&status.state, status.running) {
                 (Some(state), true) => {
-                    println!(
+                    crate::say!(
                         "running: {} on 127.0.0.1:{}, pid {}, data in {}",
                         status.version.as_deref().unwrap_or("?"),
                         state.port,
@@ -126,18 +126,18 @@ pub async fn run(action: DbAction, source: &SourceConfig) -> Result<ExitCode> {
                     );
                     let mut conn = source::connect(&state.url()).await?;
                     for (table, rows) in sql::row_counts(&mut conn).await? {
-                        println!("  {table:<13} {rows:>12} rows");
+                        crate::say!("  {table:<13} {rows:>12} rows");
                     }
                     conn.disconnect().await.map_err(source::Error::from)?;
                 }
                 _ => {
-                    println!("not running ({})", server.dir().display());
+                    crate::say!("not running ({})", server.dir().display());
                     return Ok(ExitCode::from(1));
                 }
             }
         }
         DbAction::Url { cdc } => match server.state()? {
-            Some(s) => println!("{}", if cdc { s.cdc_url() } else { s.url() }),
+            Some(s) => crate::say!("{}", if cdc { s.cdc_url() } else { s.url() }),
             None => {
                 return Err(Error::Usage(
                     "the private database was never started: run `finlake db start`".into(),

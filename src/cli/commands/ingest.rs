@@ -16,15 +16,20 @@ pub async fn run(args: IngestArgs, source: &SourceConfig) -> Result<ExitCode> {
     if args.ingest_source == IngestSource::Kafka {
         let cfg = args.kafka_config(url);
         let r = kafka::run(&cfg, &lake, &masker, shutdown_signal()).await?;
-        println!(
+        crate::say!(
             "applied {} events from {} messages on {} partitions ({} table commits, {} dead letters) in {:.1} s",
-            r.events, r.messages, r.partitions, r.commits, r.dead_letters, r.secs
+            r.events,
+            r.messages,
+            r.partitions,
+            r.commits,
+            r.dead_letters,
+            r.secs
         );
         return Ok(ExitCode::SUCCESS);
     }
     let cfg = args.ingest_config(url);
     let report = pipeline::run(&cfg, &lake, &masker, shutdown_signal()).await?;
-    println!(
+    crate::say!(
         "applied {} events in {} batches ({} table commits, {} dead letters) in {:.1} s; position {}",
         report.events,
         report.batches,

@@ -57,13 +57,13 @@ pub async fn run(args: MaintainArgs) -> Result<()> {
             .await
             .map_err(pipeline::Error::from)?
         {
-            Some(r) => println!("{r}"),
-            None => println!("{name:<24} (no table)"),
+            Some(r) => crate::say!("{r}"),
+            None => crate::say!("{name:<24} (no table)"),
         }
     }
     if args.reflections {
         for o in crate::analytics::refresh_reflections(&lake, BINLOG_APP_ID).await? {
-            println!(
+            crate::say!(
                 "reflection {:<15} {:?} at bronze version {}: {} changes, {} groups in {:.1} s",
                 o.name,
                 o.action,

@@ -42,6 +42,6 @@ pub async fn run(args: SimulateArgs, source: &SourceConfig) -> Result<()> {
         seed: args.seed,
     };
     let report = simulate::run(&url, &cfg, shutdown_signal()).await?;
-    println!("{report}");
+    crate::say!("{report}");
     Ok(())
 }

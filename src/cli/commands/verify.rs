@@ -19,7 +19,7 @@ pub async fn verify(
     let diffs = verify::verify(&url, &lake, &masker, tables).await?;
     let mut equal = true;
     for d in &diffs {
-        println!("{d}");
+        crate::say!("{d}");
         equal &= d.equal();
     }
     if !equal {
@@ -33,12 +33,18 @@ pub async fn status(lake: &LakeConfig, tables: &[String], source: &SourceConfig)
     let url = source.cdc_url()?;
     let lake = lake.open()?;
     let rows = pipeline::status(&url, &lake, tables).await?;
-    println!(
+    crate::say!(
         "{:<14} {:>24} {:>12} {:>10} {:>10} {:>9} {:>12}",
-        "table", "applied position", "behind", "lag ms", "events/s", "dead", "rows"
+        "table",
+        "applied position",
+        "behind",
+        "lag ms",
+        "events/s",
+        "dead",
+        "rows"
     );
     for r in rows {
-        println!("{r}");
+        crate::say!("{r}");
     }
     Ok(())
 }
