@@ -214,6 +214,7 @@ pub fn spawn_maintainer(
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
+    let mut commits = lake.commits();
     tokio::spawn(async move {
         loop {
             let busy = match refresh_reflections(&lake, &app_id).await {
@@ -234,13 +235,16 @@ pub fn spawn_maintainer(
             };
             if busy {
                 analytics.refresh().await;
+                lake.announce_commit();
             }
             if *stop.borrow() {
                 break;
             }
             if !busy {
+                // The loop's next commit, or the interval (other writers, a missed wake-up).
                 tokio::select! {
                     _ = stop.wait_for(|v| *v) => break,
+                    _ = commits.changed() => {}
                     () = tokio::time::sleep(interval) => {}
                 }
             }

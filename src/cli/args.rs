@@ -298,9 +298,10 @@ pub struct FlightArgs {
     /// is 4 MiB).
     #[arg(long, env = "FINLAKE_FLIGHT_MESSAGE_BYTES", default_value_t = 2 << 20)]
     pub flight_message_bytes: usize,
-    /// How often new tables are looked for and every table refreshed in the background
-    /// (queries refresh the tables they read anyway).
-    #[arg(long, env = "FINLAKE_FLIGHT_REFRESH", value_parser = parse_duration, default_value = "2s")]
+    /// How often new tables are looked for and every table brought to its latest commit in
+    /// the background. Queries never list a Delta log: the embedded loop's commits are seen
+    /// at once, other writers' (a Kafka loop elsewhere, the Spark job) within this interval.
+    #[arg(long, env = "FINLAKE_FLIGHT_REFRESH", value_parser = parse_duration, default_value = "1s")]
     pub flight_refresh: Duration,
     /// Memory all running queries share (bytes like 2GiB, or a share of this machine's
     /// memory like 25%); sorts, aggregations and joins spill to disk first, a query that

@@ -1,8 +1,9 @@
 //! [`DeltaEngine`]: DataFusion over the lake's Delta tables.
 //!
 //! Every query gets its own catalog (`finlake`, one schema per layer) holding a provider per
-//! table: the tables the query reads are refreshed to their latest commit first (or loaded at
-//! the versions a ticket pinned), the others are taken at their last known snapshot. The base
+//! table: the tables the query reads are taken at their latest commit (listed per query, or
+//! kept current in the background from announced commits: [`Follow`]) or at the versions a
+//! ticket pinned, the others at their last known snapshot. The base
 //! [`SessionState`] (configuration, functions, optimizer rules, object stores) is shared.
 //! Views and their rules come from an [`Extension`] ([`EngineOptions::extension`]): a query
 //! naming a view reads the view's inputs at its snapshot, with the views planned over them.
@@ -70,6 +71,8 @@ pub struct EngineOptions {
     pub layers: Vec<String>,
     /// How often the background task looks for new tables and refreshes every table.
     pub refresh_interval: Duration,
+    /// How queries find the tables' latest commits.
+    pub follow: Follow,
     /// Longest a statement may run, planning to last batch. `None`: no limit.
     pub statement_timeout: Option<Duration>,
     /// Result cache capacity in bytes (0 disables it) and the largest result it keeps.
@@ -99,6 +102,7 @@ impl Default for EngineOptions {
                 "features".into(),
             ],
             refresh_interval: Duration::from_secs(2),
+            follow: Follow::PerQuery,
             statement_timeout: Some(Duration::from_secs(300)),
             cache_bytes: 256 << 20,
             cache_entry_bytes: 16 << 20,
@@ -108,6 +112,33 @@ impl Default for EngineOptions {
             extension: None,
             limits: Limits::default(),
         }
+    }
+}
+
+/// How queries find the tables' latest commits.
+#[derive(Debug, Clone, Default)]
+pub enum Follow {
+    /// Every query brings the tables it reads to their latest commit (one Delta log listing
+    /// per table per query): always current, whoever writes.
+    #[default]
+    PerQuery,
+    /// Queries read the snapshots the background task keeps, never listing a log: it brings
+    /// every table up to date on each commit announced by this process's writers (the
+    /// receiver, from [`Lake::commits`]) and every `refresh_interval` for other writers.
+    Background(Option<tokio::sync::watch::Receiver<u64>>),
+}
+
+/// Resolves when a commit is announced; never, without a receiver or once its writers are
+/// gone (the interval then does the work).
+async fn announced(commits: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    match commits.as_mut() {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                *commits = None;
+                future::pending::<()>().await;
+            }
+        }
+        None => future::pending::<()>().await,
     }
 }
 
@@ -290,30 +321,45 @@ impl DeltaEngine {
         Ok(())
     }
 
-    /// Discovers new tables and refreshes every table, every `refresh_interval`, until the
-    /// returned task is aborted. Queries refresh the tables they read anyway; this keeps
+    /// Discovers new tables and refreshes every table, every `refresh_interval` (and, when
+    /// following announced commits, on each of them), until the returned task is aborted.
+    /// With [`Follow::PerQuery`] queries refresh the tables they read anyway; this keeps
     /// metadata and metrics current and new tables listed.
     pub fn spawn_refresher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let engine = Arc::clone(self);
+        let mut commits = match &engine.opts.follow {
+            Follow::Background(rx) => rx.clone(),
+            Follow::PerQuery => None,
+        };
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(engine.opts.refresh_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
-                if let Err(e) = engine.discover(Duration::ZERO).await {
+                let on_tick = tokio::select! {
+                    _ = tick.tick() => true,
+                    () = announced(&mut commits) => false,
+                };
+                if on_tick && let Err(e) = engine.discover(Duration::ZERO).await {
                     warn!(error = %e, "table discovery failed");
                 }
-                let tables: Vec<Arc<LakeTable>> = engine.read_tables().values().cloned().collect();
-                for t in tables {
-                    if let Err(e) = t.latest(&engine.base).await {
-                        warn!(table = %t.id, error = %e, "refresh failed");
-                    }
-                }
-                if let Some(x) = &engine.opts.extension {
-                    x.refresh().await;
-                }
+                engine.refresh_all(on_tick).await;
             }
         })
+    }
+
+    /// Brings every registered table to its latest commit (concurrently), then, on the
+    /// interval's ticks, the extension (its own writer reloads it on its commits).
+    async fn refresh_all(&self, extension_too: bool) {
+        let tables: Vec<Arc<LakeTable>> = self.read_tables().values().cloned().collect();
+        future::join_all(tables.iter().map(|t| async move {
+            if let Err(e) = t.latest(&self.base).await {
+                warn!(table = %t.id, error = %e, "refresh failed");
+            }
+        }))
+        .await;
+        if let Some(x) = self.opts.extension.as_ref().filter(|_| extension_too) {
+            x.refresh().await;
+        }
     }
 
     fn target(&self, r: &TableReference) -> RefersTo {
@@ -409,9 +455,10 @@ impl DeltaEngine {
         let snaps = future::try_join_all(reads.iter().map(|t| {
             let pinned = at.and_then(|v| v.get(&t.id.to_string())).copied();
             async move {
-                let snap = match pinned {
-                    Some(v) => t.at(v, &self.base).await?,
-                    None => t.latest(&self.base).await?,
+                let snap = match (pinned, &self.opts.follow) {
+                    (Some(v), _) => t.at(v, &self.base).await?,
+                    (None, Follow::PerQuery) => t.latest(&self.base).await?,
+                    (None, Follow::Background(_)) => t.current(),
                 };
                 Ok::<_, Error>((t.id.clone(), snap))
             }

@@ -40,7 +40,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use futures::stream::BoxStream;
 
-pub use delta::{DeltaEngine, EngineOptions};
+pub use delta::{DeltaEngine, EngineOptions, Follow};
 pub use extension::{Extension, ViewName};
 pub use limits::{Limits, Usage};
 pub use metrics::Metrics;

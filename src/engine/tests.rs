@@ -156,6 +156,59 @@ async fn a_commit_is_visible_to_the_next_query_and_pinned_reads_keep_their_snaps
     assert_eq!(count(&e, "select count(*) from silver.enriched").await, 2);
 }
 
+/// Polls `sql` until it counts `want`, for at most 10 s.
+async fn eventually(e: &DeltaEngine, sql: &str, want: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while count(e, sql).await != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sql} never counted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn following_in_the_background_queries_never_list_a_log_and_announced_commits_show_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = Lake::open(dir.path().to_str().expect("utf8"), Default::default()).expect("lake");
+    append(&lake, "bronze", "users", users(0..10)).await;
+    let opts = EngineOptions {
+        follow: Follow::Background(Some(lake.commits())),
+        refresh_interval: Duration::from_secs(3600),
+        ..EngineOptions::default()
+    };
+    let e = DeltaEngine::open(&lake, opts).await.expect("engine");
+    let refresher = e.spawn_refresher();
+    assert_eq!(count(&e, "select count(*) from users").await, 10);
+    // A commit nobody announced: queries keep the snapshot they have (no listing per query).
+    append(&lake, "bronze", "users", users(10..15)).await;
+    for _ in 0..3 {
+        assert_eq!(count(&e, "select count(*) from users").await, 10);
+    }
+    // Announced: the background task brings the table up to date.
+    lake.announce_commit();
+    eventually(&e, "select count(*) from users", 15).await;
+    refresher.abort();
+}
+
+#[tokio::test]
+async fn following_in_the_background_finds_other_writers_commits_on_the_interval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = Lake::open(dir.path().to_str().expect("utf8"), Default::default()).expect("lake");
+    append(&lake, "bronze", "users", users(0..10)).await;
+    let opts = EngineOptions {
+        follow: Follow::Background(None),
+        refresh_interval: Duration::from_millis(50),
+        ..EngineOptions::default()
+    };
+    let e = DeltaEngine::open(&lake, opts).await.expect("engine");
+    let refresher = e.spawn_refresher();
+    append(&lake, "bronze", "users", users(10..12)).await;
+    eventually(&e, "select count(*) from users", 12).await;
+    refresher.abort();
+}
+
 #[tokio::test]
 async fn the_server_is_read_only() {
     let (_dir, _lake, e) = engine(EngineOptions::default()).await;

@@ -112,10 +112,17 @@ pub struct Layout {
 }
 
 /// A lake root (`./lakehouse`, `s3://bucket/prefix`) holding `bronze/<table>` Delta tables.
+///
+/// Clones share one commit counter: writers in this process [`announce_commit`] after a
+/// commit, a reader (`serve`'s query engine) [`subscribes`](Lake::commits) instead of listing
+/// Delta logs per query.
+///
+/// [`announce_commit`]: Lake::announce_commit
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: Url,
     storage_options: HashMap<String, String>,
+    commits: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Lake {
@@ -135,7 +142,18 @@ impl Lake {
         Ok(Self {
             root,
             storage_options,
+            commits: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
         })
+    }
+
+    /// Tells this process's readers that some table of the lake has a new commit.
+    pub fn announce_commit(&self) {
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes whenever a writer of this process announces a commit.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     pub fn root(&self) -> &Url {

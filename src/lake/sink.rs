@@ -52,6 +52,7 @@ pub struct TableSink {
     pub schema: TableSchema,
     pub bronze: BronzeTable,
     pub history: HistoryTable,
+    lake: Lake,
 }
 
 impl TableSink {
@@ -62,6 +63,7 @@ impl TableSink {
             schema,
             bronze,
             history,
+            lake: lake.clone(),
         })
     }
 
@@ -91,6 +93,7 @@ impl TableSink {
             self.history
                 .append_history_with(&events, up_to, app_id, extra)
         )?;
+        self.lake.announce_commit();
         Ok(SinkOutcome {
             bronze,
             applied: events.len(),

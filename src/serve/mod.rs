@@ -123,9 +123,11 @@ async fn open_engine(
     flight_cfg: &FlightConfig,
     keys: KeyCatalog,
     analytics: &Arc<Analytics>,
+    follow: engine::Follow,
 ) -> Result<Arc<DeltaEngine>> {
     let opts = EngineOptions {
         refresh_interval: flight_cfg.flight_refresh,
+        follow,
         statement_timeout: flight_cfg.statement_timeout(),
         cache_bytes: flight_cfg.flight_cache_bytes,
         cache_entry_bytes: flight_cfg.flight_cache_entry_bytes,
@@ -188,7 +190,10 @@ pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()>
     let mut keys = KeyCatalog::new(sql::primary_keys(sql::SCHEMA_SQL));
     let ingest = embedded_loop(ingest, kafka_source, &mut keys).await?;
     let analytics = Analytics::new(lake.clone(), with_reflections).await?;
-    let engine = open_engine(&lake, &flight_cfg, keys, &analytics).await?;
+    // Queries never list a Delta log: the loop's commits are announced, other writers'
+    // found every --flight-refresh.
+    let follow = engine::Follow::Background(ingest.is_some().then(|| lake.commits()));
+    let engine = open_engine(&lake, &flight_cfg, keys, &analytics, follow).await?;
     let refresher = engine.spawn_refresher();
 
     let flight_listener = TcpListener::bind(flight_cfg.flight_addr).await?;
