@@ -385,12 +385,18 @@ impl ServeArgs {
                 })
                 .map_err(|e| e.to_string())
         });
+        let kafka = match (&ingest, self.ingest.ingest_source) {
+            (Some(Ok(cfg)), IngestSource::Kafka) => {
+                Some(self.ingest.kafka_config(cfg.source_url.clone()))
+            }
+            _ => None,
+        };
         ServeConfig {
             lake_uri: self.ingest.lake.lake_uri.clone(),
             storage_options: self.ingest.lake.storage_options().into_iter().collect(),
             flight: self.flight.config(),
             ingest,
-            kafka_source: self.ingest.ingest_source == IngestSource::Kafka,
+            kafka,
             reflections: !self.no_reflections,
             reflection_interval: self.reflection_interval,
         }

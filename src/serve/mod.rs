@@ -11,7 +11,8 @@
 //! The engine serves the views of `sql/` (`silver.*`, `gold.*`) beside the lake tables, with
 //! reflections substituted into matching queries; while the embedded loop runs, a task keeps
 //! the reflections at its applied position and the loop scores transactions for fraud
-//! (`features.fraud_alerts`).
+//! (`features.fraud_alerts`). The loop reads the binlog, or with `--source kafka` Debezium's
+//! topics (same apply semantics; fraud features are scored by the binlog loop only).
 
 pub mod http;
 
@@ -31,6 +32,7 @@ use crate::flight::{self, FlightConfig};
 use crate::ingest::binlog;
 use crate::ingest::mask::{self, Masker};
 use crate::lake::{self, Lake};
+use crate::pipeline::kafka::{self, KafkaConfig};
 use crate::pipeline::{self, IngestConfig};
 use crate::source::sql;
 use http::{IngestState, Ops};
@@ -78,8 +80,9 @@ pub struct ServeConfig {
     /// The embedded binlog loop (`None`: serve the lake only): its configuration, or why the
     /// source database could not be resolved.
     pub ingest: Option<std::result::Result<IngestConfig, String>>,
-    /// The Kafka source was asked for (refused: `serve` embeds the binlog loop only).
-    pub kafka_source: bool,
+    /// Run the Kafka loop over Debezium's topics instead of reading the binlog (the source
+    /// database of `ingest` still gives the table shapes).
+    pub kafka: Option<KafkaConfig>,
     /// Substitute reflections into queries and maintain them.
     pub reflections: bool,
     /// How often the reflections are checked against bronze when they are current.
@@ -91,20 +94,12 @@ async fn fired(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
-/// The embedded binlog loop's configuration and masker (`None`: serve the lake only); the
-/// captured schemas' primary keys join `keys`.
+/// The embedded loop's configuration and masker (`None`: serve the lake only); the captured
+/// schemas' primary keys join `keys`.
 async fn embedded_loop(
     ingest: Option<std::result::Result<IngestConfig, String>>,
-    kafka_source: bool,
     keys: &mut KeyCatalog,
 ) -> Result<Option<(IngestConfig, Masker)>> {
-    if ingest.is_some() && kafka_source {
-        return Err(Error::Config(
-            "finlake serve runs the embedded binlog loop; for the Kafka source run \
-             `finlake ingest --source kafka` beside `finlake serve --no-ingest`"
-                .into(),
-        ));
-    }
     let Some(cfg) = ingest else {
         return Ok(None);
     };
@@ -149,6 +144,7 @@ async fn open_engine(
 /// and never stops the server.
 async fn run_loop(
     ingest: Option<(IngestConfig, Masker)>,
+    kafka: Option<KafkaConfig>,
     lake: Lake,
     ops: Arc<Ops>,
     stop: impl Future<Output = ()>,
@@ -156,13 +152,19 @@ async fn run_loop(
     let Some((cfg, masker)) = ingest else {
         return;
     };
-    match pipeline::run(&cfg, &lake, &masker, stop).await {
-        Ok(report) => {
-            info!(
-                events = report.events,
-                commits = report.commits,
-                "ingestion stopped"
-            );
+    let ran = match &kafka {
+        Some(k) => kafka::run(k, &lake, &masker, stop)
+            .await
+            .map(|r| (r.events, r.commits))
+            .map_err(|e| e.to_string()),
+        None => pipeline::run(&cfg, &lake, &masker, stop)
+            .await
+            .map(|r| (r.events, r.commits))
+            .map_err(|e| e.to_string()),
+    };
+    match ran {
+        Ok((events, commits)) => {
+            info!(events, commits, "ingestion stopped");
             ops.set_ingest(IngestState::Stopped);
         }
         Err(e) => {
@@ -179,7 +181,7 @@ pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()>
         storage_options,
         flight: flight_cfg,
         ingest,
-        kafka_source,
+        kafka,
         reflections: with_reflections,
         reflection_interval,
     } = cfg;
@@ -188,7 +190,12 @@ pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()>
     let lake = Lake::open(&lake_uri, storage_options)?;
     // Primary keys for GetPrimaryKeys: the source DDL's, then the captured schemas'.
     let mut keys = KeyCatalog::new(sql::primary_keys(sql::SCHEMA_SQL));
-    let ingest = embedded_loop(ingest, kafka_source, &mut keys).await?;
+    let ingest = embedded_loop(ingest, &mut keys).await?;
+    if kafka.is_some() && ingest.as_ref().is_some_and(|(c, _)| c.fraud_features) {
+        warn!(
+            "fraud features are scored by the binlog loop only; the Kafka loop does not write features.fraud_alerts"
+        );
+    }
     let analytics = Analytics::new(lake.clone(), with_reflections).await?;
     // Queries never list a Delta log: the loop's commits are announced, other writers'
     // found every --flight-refresh.
@@ -218,7 +225,9 @@ pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()>
     let maintainer = match &ingest {
         Some((cfg, _)) if with_reflections => Some(analytics::spawn_maintainer(
             lake.clone(),
-            cfg.app_id.clone(),
+            kafka
+                .as_ref()
+                .map_or_else(|| cfg.app_id.clone(), |k| k.settings.kafka_app_id.clone()),
             Arc::clone(&analytics),
             reflection_interval,
             rx.clone(),
@@ -247,7 +256,13 @@ pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()>
         Arc::clone(&ops),
         fired(rx.clone()),
     ));
-    let ingest_task = tokio::spawn(run_loop(ingest, lake, Arc::clone(&ops), fired(rx.clone())));
+    let ingest_task = tokio::spawn(run_loop(
+        ingest,
+        kafka,
+        lake,
+        Arc::clone(&ops),
+        fired(rx.clone()),
+    ));
     tokio::pin!(stop);
     let flight_result = tokio::select! {
         r = &mut flight_task => r,

@@ -13,7 +13,9 @@ use finlake::ingest::binlog;
 use finlake::lake::Lake;
 use mysql_async::prelude::Queryable;
 
-use crate::common::{Reaped, finlake, fresh_db, ok, text};
+use crate::common::server::{Server, client, wait_caught_up};
+use crate::common::{Reaped, finlake, fresh_db, ok, text, verify_eventually};
+use crate::serve_analytics::wait_served;
 use crate::stack::{
     delete_connector, kafka_env, register_connector, run_prefix, s3_env, stack, wait_for_debezium,
 };
@@ -290,6 +292,42 @@ async fn binlog_and_kafka_sources_build_identical_bronze_tables() {
         assert!(!from_binlog[t].is_empty(), "{t} has rows");
         assert_eq!(from_binlog[t], from_kafka[t], "bronze {t} differs");
     }
+    delete_connector(&prefix);
+}
+
+/// `finlake serve --source kafka`: the Kafka loop inside the server (it refused before),
+/// its commits followed by the queries, its reflections kept current: bronze equal to the
+/// source after the snapshot and the stream, and the dashboard query served by a reflection
+/// with the rows the unaccelerated query gives.
+#[tokio::test]
+async fn serve_runs_the_kafka_loop_and_keeps_its_reflections() {
+    let db = "t_serve_kafka";
+    let prefix = run_prefix(db);
+    let url = fresh_db(db).await;
+    apply_sql_file(&url, &repo_file("infra/mysql/schema.sql")).await;
+    apply_sql_file(&url, &repo_file("tests/data/debezium/snapshot.sql")).await;
+    let lake = tempfile::tempdir().expect("tempdir");
+    let uri = lake.path().to_str().expect("utf8");
+    let env = Env::new(&url, uri).with(kafka_env(&prefix, "g_t_serve_kafka"));
+    let mut serve_env = crate::common::serve_env(&url, uri);
+    serve_env.extend(
+        env.view()
+            .into_iter()
+            .filter(|(k, _)| k.contains("KAFKA") || k.contains("SOURCE")),
+    );
+    register_connector(&url, &prefix, &prefix, 5503);
+    let server = Server::start(&[], &serve_env);
+    let mut c = client(server.flight).await;
+    wait_caught_up(&mut c, &url).await;
+    let before = wait_served(&mut c, Duration::from_secs(240)).await;
+
+    apply_sql_file(&url, &repo_file("tests/data/debezium/stream.sql")).await;
+    wait_for_debezium(&url, &prefix, db).await;
+    verify_eventually(&env.view(), Duration::from_secs(120));
+    let after = wait_served(&mut c, Duration::from_secs(120)).await;
+    assert_ne!(before, after, "the streamed changes reached the reflection");
+    let (status, rest) = server.stop();
+    assert!(status.success(), "exit {status}: {rest}");
     delete_connector(&prefix);
 }
 

@@ -34,7 +34,10 @@ async fn run(
 
 /// Polls until the dashboard query is served by the reflection, checking on every poll that
 /// its rows equal the unaccelerated query's.
-async fn wait_served(c: &mut FlightSqlServiceClient<Channel>, within: Duration) -> Vec<String> {
+pub(crate) async fn wait_served(
+    c: &mut FlightSqlServiceClient<Channel>,
+    within: Duration,
+) -> Vec<String> {
     let deadline = Instant::now() + within;
     loop {
         let (on, served) = run(c, DASHBOARD, true).await;
