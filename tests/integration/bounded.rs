@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tonic::transport::Channel;
 
 use crate::common::server::{Server, client, query, serve_env, wait_caught_up};
-use crate::common::{finlake, finlake_on_thread, fresh_db, ok, text, verify_eventually};
+use crate::common::{finlake, finlake_on_thread, fresh_db, ok, verify_eventually};
 
 const CROSS_SORT: &str = "SELECT a.*, b.* FROM bronze.transactions a CROSS JOIN bronze.transactions b \
                           ORDER BY a.amount + b.amount";
