@@ -322,6 +322,9 @@ def value_expr(col: str, column_type: str) -> str:
 def spark_session(args):
     from pyspark.sql import SparkSession
 
+    # The masking UDFs run in Python workers: the driver's interpreter, not whatever
+    # `python3` is first on PATH (its version must match).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     jars = sorted(glob.glob(os.path.join(JARS_DIR, "*.jar")))
     if not jars:
         raise SystemExit(f"no jars under {JARS_DIR}: run infra/spark/install.sh")
