@@ -17,7 +17,7 @@ cargo build --locked --release --bin finlake --benches
 BIN=$CARGO_TARGET_DIR/release/finlake
 STATE=${BENCH_STATE_DIR:-$HOME/.cache/finlake/bench-state}
 export FINLAKE_STATE_DIR=$STATE FINLAKE_NO_PROGRESS=1 FINLAKE_LOG=warn
-export FINLAKE_MASK_KEY=bench-mask-key-0123456789abcdef FINLAKE_SERVER_ID=6499
+export FINLAKE_MASK_KEY=bench-mask-key-0123456789abcdef FINLAKE_DEMO=1 FINLAKE_SERVER_ID=6499
 "$BIN" db start --db-buffer-pool 4G --db-redo-log 2G >/dev/null
 SOCK=$(sed -n 's/^socket=//p' "$STATE/mysql/my.cnf")
 sql() { mariadb --socket="$SOCK" -uroot finance "$@"; }

@@ -45,7 +45,7 @@ SPARK_PY=${FINLAKE_SPARK_HOME:-$CACHE/spark}/venv/bin/python
 STATE=${BENCH_KAFKA_STATE_DIR:-$CACHE/bench-kafka-state}
 STACK=${BENCH_STACK_DIR:-$CACHE/bench-stack}
 export FINLAKE_STATE_DIR=$STATE FINLAKE_NO_PROGRESS=1 FINLAKE_LOG=warn
-export FINLAKE_MASK_KEY=bench-mask-key-0123456789abcdef FINLAKE_SPARK_DRIVER_MEMORY=${SPARK_MEMORY:-4g}
+export FINLAKE_MASK_KEY=bench-mask-key-0123456789abcdef FINLAKE_DEMO=1 FINLAKE_SPARK_DRIVER_MEMORY=${SPARK_MEMORY:-4g}
 LAKES=$(mktemp -d "${TMPDIR:-/tmp}/finlake-kafka-bench.XXXXXX")
 cleanup() {
   kill $(jobs -p) 2>/dev/null || true

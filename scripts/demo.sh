@@ -28,6 +28,8 @@ export FINLAKE_STATE_DIR=${FINLAKE_STATE_DIR:-.finlake}
 export FINLAKE_LAKE_URI=${FINLAKE_LAKE_URI:-./lakehouse}
 # The demo's lake masks card numbers with a key of its own (set FINLAKE_MASK_KEY to choose).
 export FINLAKE_MASK_KEY=${FINLAKE_MASK_KEY:-demo-only-mask-key-$(hostname)-finlake}
+# A demo-looking key is refused elsewhere; this lake is a throwaway demo one.
+export FINLAKE_DEMO=1
 export FINLAKE_NO_PROGRESS=1
 VENV=${FINLAKE_DASHBOARD_VENV:-$HOME/.cache/finlake/venv-dashboard}
 LOGS=$FINLAKE_STATE_DIR/demo

@@ -117,7 +117,7 @@ pub async fn verify(
     let mut out = Vec::new();
     for table in tables {
         let (schema, rows) = binlog::read_table(url, table).await?;
-        // Mask the source side exactly as the loop does.
+        // Mask the source side exactly as the loop does (a CVV is NULL on both sides).
         let masked: Vec<_> = rows
             .into_iter()
             .map(|row| {

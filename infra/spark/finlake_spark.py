@@ -3,8 +3,9 @@
 
 An alternative to `finlake ingest --source kafka` for volumes beyond one process. It reads the
 same Debezium topics (`<prefix>.<database>.<table>`, JSON with or without the schema envelope),
-decodes them to the same values, masks card numbers and CVVs exactly as `src/ingest/mask.rs`
-does, and applies the same semantics to the same Delta layout as `src/lake/bronze.rs`:
+decodes them to the same values, masks sensitive columns exactly as `src/ingest/mask.rs` does
+(CVVs NULL, card numbers keyed hashes, in Python UDFs: the key is never in SQL text), and
+applies the same semantics to the same Delta layout as `src/lake/bronze.rs`:
 
 * `<lake>/bronze/<table>`: every source column under its source name and lake type
   (`src/lake/types.rs`), then `_pos_file, _pos, _pos_row, _op, _commit_ts, _ingested_at`, and
@@ -21,7 +22,8 @@ Table shapes come from the source's information_schema (as on the Rust side: the
 messages carry no decimal precision). Run with the venv of `infra/spark/install.sh`:
 
     ~/.cache/finlake/spark/venv/bin/python infra/spark/finlake_spark.py run [--available-now]
-    ~/.cache/finlake/spark/venv/bin/python infra/spark/finlake_spark.py mask NUMBER [CVV]
+    ~/.cache/finlake/spark/venv/bin/python infra/spark/finlake_spark.py mask NUMBER
+    ~/.cache/finlake/spark/venv/bin/python infra/spark/finlake_spark.py check-masking
 
 Settings are the `FINLAKE_*` variables of `finlake` (flags override them), see `--help`.
 """
@@ -39,22 +41,99 @@ from dataclasses import dataclass, field
 
 TABLES = ["users", "cards", "mcc_codes", "transactions", "fraud_labels"]
 PARTITION_ROWS = {"transactions": 1_000_000, "fraud_labels": 1_000_000}
-SECRETS = {"cards": ("card_number", "cvv")}
 JARS_DIR = os.path.expanduser(os.environ.get("FINLAKE_SPARK_JARS", "~/.cache/finlake/spark/jars"))
 SNAPSHOT_SHIFT = 1 << 31
 TWO_64 = "18446744073709551616"
 
 
 # ---------------------------------------------------------------------------------------------
-# Masking: HMAC-SHA-256, domain then NUL-separated parts, first 16 bytes as hex (mask.rs).
+# Masking, as src/ingest/mask.rs (its module doc has the rules; the integration tests compare
+# both): verification codes and PINs NULL, card numbers `hmac:<hash>:<last4>`, other
+# identifiers `hmac:<hash>`; HMAC-SHA-256, domain then NUL-separated parts, first 16 bytes as
+# hex. The HMACs run in Python UDFs with the key in a broadcast variable: the key (and its
+# HMAC pads) never appear in SQL text, plans or their logs.
+
+VERIFICATION = [["cvv"], ["cvv2"], ["cvc"], ["cvc2"], ["cvn"], ["cvn2"], ["csc"], ["cav2"], ["cvd"],
+                ["security", "code"], ["securitycode"], ["verification", "code"],
+                ["verification", "value"], ["verificationcode"], ["card", "verification"], ["pin"],
+                ["pincode"], ["pinblock"], ["pinnumber"]]
+CARD_NUMBER = [["card", "number"], ["card", "num"], ["card", "no"], ["card", "nbr"], ["cc", "number"],
+               ["cc", "num"], ["cc", "no"], ["credit", "card"], ["debit", "card"], ["cardnumber"],
+               ["cardnum"], ["cardno"], ["ccnumber"], ["ccnum"], ["ccn"], ["pan"], ["creditcard"],
+               ["creditcardnumber"], ["debitcard"]]
+IDENTIFIER = [["ssn"], ["social", "security"], ["socialsecurity"], ["account", "number"],
+              ["account", "no"], ["account", "num"], ["acct", "number"], ["acct", "no"], ["acct", "num"],
+              ["accountnumber"], ["acctnumber"], ["acctno"], ["iban"], ["tax", "id"], ["taxid"],
+              ["national", "id"], ["passport"], ["password"], ["passwd"]]
+NEVER_SECRET = {"date", "datetime", "timestamp", "time", "year", "bool", "boolean", "enum", "set"}
+TEXT_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext"}
+DEMO_WORDS = ["demo", "test", "example", "sample", "changeme", "change-me", "change_me", "default",
+              "placeholder", "mask-key", "mask_key", "password"]
 
 
-def hmac_pads(key: bytes) -> tuple[str, str]:
-    """The HMAC inner and outer padded keys, as hex (RFC 2104)."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\0")
-    return bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
+def words(name: str) -> list[str]:
+    """The lower-case words of a column name (split at non-alphanumerics and camelCase)."""
+    out, cur = [], ""
+    for i, c in enumerate(name):
+        if not c.isalnum():
+            if cur:
+                out.append(cur)
+            cur = ""
+            continue
+        prev = name[i - 1] if i > 0 else None
+        nxt = name[i + 1] if i + 1 < len(name) else None
+        boundary = c.isupper() and prev is not None and (
+            prev.islower() or prev.isdigit() or (prev.isupper() and nxt is not None and nxt.islower())
+        )
+        if boundary and cur:
+            out.append(cur)
+            cur = ""
+        cur += c.lower()
+    if cur:
+        out.append(cur)
+    return out
+
+
+def rule(name: str, column_type: str, is_key: bool = False) -> str | None:
+    """'card_number', 'hash', 'null' or None, as mask.rs's column_rule."""
+    base, args, _ = parse_type(column_type)
+    if base in NEVER_SECRET or (base == "tinyint" and args == ["1"] and "unsigned" not in column_type.lower()):
+        return None
+    w = words(name)
+
+    def has(patterns):
+        return any(w[i:i + len(p)] == p for p in patterns for i in range(len(w) - len(p) + 1))
+
+    text = base in TEXT_TYPES
+    if has(VERIFICATION):
+        r = "null"
+    elif has(CARD_NUMBER):
+        r = "card_number" if text else "null"
+    elif has(IDENTIFIER):
+        r = "hash" if text else "null"
+    else:
+        return None
+    if r == "null" and is_key:
+        return "hash" if text else None
+    return r
+
+
+def check_key(key: bytes):
+    """mask.rs's Masker::checked: 16 bytes or more; a demo-looking key only with FINLAKE_DEMO=1."""
+    if len(key) < 16:
+        raise SystemExit("FINLAKE_MASK_KEY is not set (or shorter than 16 bytes)")
+    if os.environ.get("FINLAKE_DEMO") in ("1", "true"):
+        return
+    lower = key.decode("utf-8", "replace").lower()
+    why = next((w for w in DEMO_WORDS if w in lower), None)
+    if why is None and len(set(key)) < 6:
+        why = "a repeated character"
+    if why:
+        raise SystemExit(
+            f"FINLAKE_MASK_KEY looks like a demo or test default (it contains {why!r} or too few distinct "
+            "characters): set it to a long random value (openssl rand -hex 24), or set FINLAKE_DEMO=1 "
+            "for a throwaway demo lake."
+        )
 
 
 def digest_py(key: bytes, domain: str, parts: list[str]) -> str:
@@ -69,39 +148,38 @@ def mask_card_py(key: bytes, number: str) -> str:
     return f"hmac:{digest_py(key, 'card_number', [digits])}:{digits[-4:]}"
 
 
-def mask_cvv_py(key: bytes, cvv: str, number: str) -> str:
-    return f"hmac:{digest_py(key, 'cvv', [number, cvv])}"
+def mask_identifier_py(key: bytes, value: str) -> str:
+    return f"hmac:{digest_py(key, 'value', [value])}"
 
 
-class SqlMasker:
-    """The same masks as Spark SQL expressions (no Python workers: HMAC from sha2)."""
+class Masks:
+    """The masks as Spark columns: Python UDFs reading the key from a broadcast variable."""
 
-    def __init__(self, key: bytes):
-        if len(key) < 16:
-            raise SystemExit("FINLAKE_MASK_KEY is not set (or shorter than 16 bytes)")
-        self.ipad, self.opad = hmac_pads(key)
+    def __init__(self, spark, key: bytes):
+        from pyspark.sql import functions as F
 
-    def digest(self, domain: str, parts: list[str]) -> str:
-        msg = ", ".join(
-            [f"encode('{domain}', 'UTF-8')"]
-            + [f"unhex('00'), encode({p}, 'UTF-8')" for p in parts]
-        )
-        inner = f"sha2(concat(unhex('{self.ipad}'), {msg}), 256)"
-        return f"substr(sha2(concat(unhex('{self.opad}'), unhex({inner})), 256), 1, 32)"
+        check_key(key)
+        bkey = spark.sparkContext.broadcast(key)
 
-    def card_number(self, col: str) -> str:
-        digits = f"regexp_replace({col}, '[^0-9]', '')"
-        return (
-            f"CASE WHEN {col} IS NULL OR startswith({col}, 'hmac:') THEN {col} ELSE "
-            f"concat('hmac:', {self.digest('card_number', [digits])}, ':', right({digits}, 4)) END"
-        )
+        def card(v):
+            return v if v is None or v.startswith("hmac:") else mask_card_py(bkey.value, v)
 
-    def cvv(self, col: str, number_col: str) -> str:
-        number = f"coalesce({number_col}, '')"
-        return (
-            f"CASE WHEN {col} IS NULL OR startswith({col}, 'hmac:') THEN {col} ELSE "
-            f"concat('hmac:', {self.digest('cvv', [number, col])}) END"
-        )
+        def ident(v):
+            return v if v is None or v.startswith("hmac:") else mask_identifier_py(bkey.value, v)
+
+        # Plain Python UDFs (the venv has no pandas/pyarrow for Arrow-optimised ones).
+        self.udfs = {
+            "card_number": F.udf(card, "string", useArrow=False),
+            "hash": F.udf(ident, "string", useArrow=False),
+        }
+
+    def column(self, r: str, col):
+        """The masked column for rule `r` of a source column (text, as the topics carry it)."""
+        from pyspark.sql import functions as F
+
+        if r == "null":
+            return F.lit(None).cast("string")
+        return self.udfs[r](col)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,6 +322,9 @@ def value_expr(col: str, column_type: str) -> str:
 def spark_session(args):
     from pyspark.sql import SparkSession
 
+    # The masking UDFs run in Python workers: the driver's interpreter, not whatever
+    # `python3` is first on PATH (its version must match).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     jars = sorted(glob.glob(os.path.join(JARS_DIR, "*.jar")))
     if not jars:
         raise SystemExit(f"no jars under {JARS_DIR}: run infra/spark/install.sh")
@@ -292,7 +373,9 @@ def lake_root(uri: str) -> str:
 def table_ddl(t: Table) -> str:
     cols = []
     for c in t.columns:
-        null = "" if c.nullable and c.name not in t.key else " NOT NULL"
+        # A column masked to NULL (a CVV) is nullable in the lake, as types.rs makes it.
+        nullable = c.nullable or rule(c.name, c.column_type, c.name in t.key) == "null"
+        null = "" if nullable and c.name not in t.key else " NOT NULL"
         cols.append(f"`{c.name}` {lake_type(c.column_type)}{null}")
     cols += [
         "`_pos_file` STRING NOT NULL",
@@ -329,7 +412,7 @@ def payload_schema(t: Table) -> str:
     )
 
 
-def effects(df, t: Table, masker: SqlMasker):
+def effects(df, t: Table):
     """Decoded, masked, positioned net effects (one row per key) of a batch of one topic."""
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
@@ -357,7 +440,7 @@ def effects(df, t: Table, masker: SqlMasker):
     return df
 
 
-def expand(df, t: Table, masker: SqlMasker):
+def expand(df, t: Table, masks: Masks):
     """Events to effects (upsert of the after image; delete of the before key; both for a key
     change), masked and typed, reduced to the highest position per key."""
     from pyspark.sql import functions as F
@@ -379,14 +462,13 @@ def expand(df, t: Table, masker: SqlMasker):
         F.col("pos").desc(), F.col("e.del").asc(), F.col("partition").desc(), F.col("offset").desc()
     )
     eff = eff.withColumn("_rank", F.row_number().over(w)).where("_rank = 1")
-    secret = SECRETS.get(t.name)
     cols = []
-    for c in t.columns:
+    for i, c in enumerate(t.columns):
         raw = f"e.img.`{c.name}`"
-        if secret and c.name == secret[0]:
-            raw = masker.card_number(raw)
-        elif secret and c.name == secret[1]:
-            raw = masker.cvv(raw, f"e.img.`{secret[0]}`")
+        r = rule(c.name, c.column_type, c.name in t.key)
+        if r is not None:
+            eff = eff.withColumn(f"__masked_{i}", masks.column(r, F.col(raw)))
+            raw = f"`__masked_{i}`"
         cols.append(f"{value_expr(raw, c.column_type)} AS `{c.name}`")
     cols += [
         "pos.f AS _pos_file",
@@ -405,8 +487,8 @@ def expand(df, t: Table, masker: SqlMasker):
 
 
 class Writer:
-    def __init__(self, spark, args, tables: list[Table], masker: SqlMasker):
-        self.spark, self.args, self.masker = spark, args, masker
+    def __init__(self, spark, args, tables: list[Table], masks: Masks):
+        self.spark, self.args, self.masks = spark, args, masks
         self.root = lake_root(args.lake)
         self.tables = {topic_name(args, t.name): t for t in tables}
         self.positions = f"{self.root}/_spark/positions"
@@ -433,7 +515,7 @@ class Writer:
             for topic, t in self.tables.items():
                 if topic not in present:
                     continue
-                events = effects(df.where(F.col("topic") == topic), t, self.masker)
+                events = effects(df.where(F.col("topic") == topic), t)
                 # Streamed events older than what the partition delivered before are replays.
                 w = Window.partitionBy("partition").orderBy("offset").rowsBetween(Window.unboundedPreceding, -1)
                 events = events.withColumn("_prev", F.max("pos").over(w))
@@ -449,7 +531,7 @@ class Writer:
                     .selectExpr(f"'{topic}' AS topic", "partition", "pos")
                 )
                 fresh = events.where("snap OR _seen IS NULL OR pos >= _seen")
-                src = expand(fresh, t, self.masker)
+                src = expand(fresh, t, self.masks)
                 self.merge(t, src, batch_id)
                 events.unpersist()
             self.save_marks(hw, marks, batch_id)
@@ -517,15 +599,16 @@ def topic_name(args, table: str) -> str:
 
 def run(args) -> int:
     key = os.environ.get("FINLAKE_MASK_KEY", "").encode()
-    masker = SqlMasker(key)
+    check_key(key)
     if not args.source_url:
         raise SystemExit("FINLAKE_SOURCE_URL (or --source-url) is needed for the table shapes")
     if not args.database:
         args.database = urllib.parse.unquote(urllib.parse.urlparse(args.source_url).path.lstrip("/"))
     tables = source_tables(args.source_url, args.tables.split(","))
     spark = spark_session(args)
-    check_masking(spark, key, masker)
-    writer = Writer(spark, args, tables, masker)
+    masks = Masks(spark, key)
+    check_masking(spark, key, masks)
+    writer = Writer(spark, args, tables, masks)
     ensure_tables(spark, writer.root, tables)
     pattern = "^" + "|".join(re.escape(t) for t in writer.tables) + "$"
     stream = (
@@ -555,16 +638,33 @@ def run(args) -> int:
     return 0
 
 
-def check_masking(spark, key: bytes, masker: SqlMasker):
-    """The SQL masks equal mask.rs's (Python's hmac is the reference here; the integration
-    test compares with the Rust Masker)."""
-    samples = [("4344676511950444", "623"), ("5 4 1 2-0000", "07"), ("", "")]
-    for number, cvv in samples:
-        row = spark.sql(
-            f"SELECT {masker.card_number(repr(number))} AS n, {masker.cvv(repr(cvv), repr(number))} AS c"
-        ).first()
-        if row.n != mask_card_py(key, number) or row.c != mask_cvv_py(key, cvv, number):
-            raise SystemExit(f"masking in SQL differs from HMAC for {number!r}: {row}")
+def check_masking(spark, key: bytes, masks: Masks) -> list[str]:
+    """The UDF masks equal the Python reference (mask.rs's, which the integration tests check)
+    and no plan of a masking query carries the key or its HMAC pads. Returns the masks."""
+    from pyspark.sql import functions as F
+
+    samples = ["4344676511950444", "5 4 1 2-0000", "", "hmac:00:0444", None]
+    df = spark.createDataFrame([(s,) for s in samples], "v STRING")
+    df = df.select(
+        masks.column("card_number", F.col("v")).alias("n"),
+        masks.column("hash", F.col("v")).alias("h"),
+        masks.column("null", F.col("v")).alias("z"),
+    )
+    plans = df._jdf.queryExecution().toString()
+    padded = key if len(key) <= 64 else hashlib.sha256(key).digest()
+    padded = padded.ljust(64, b"\0")
+    secrets = [key.decode("utf-8", "replace"), key.hex()] + [bytes(b ^ p for b in padded).hex() for p in (0x36, 0x5C)]
+    if any(x.lower() in plans.lower() for x in secrets):
+        raise SystemExit("the masking query's plan carries the mask key or its HMAC pads")
+    out = []
+    for v, row in zip(samples, df.collect()):
+        masked = v is None or v.startswith("hmac:")
+        want_n = v if masked else mask_card_py(key, v)
+        want_h = v if masked else mask_identifier_py(key, v)
+        if row.n != want_n or row.h != want_h or row.z is not None:
+            raise SystemExit(f"masking in Spark differs from HMAC for sample {samples.index(v)}")
+        out += [row.n, row.h]
+    return out
 
 
 def main(argv=None) -> int:
@@ -589,16 +689,33 @@ def main(argv=None) -> int:
     r.add_argument("--max-offsets", type=int, default=int(env("FINLAKE_SPARK_MAX_OFFSETS", "200000")))
     r.add_argument("--available-now", action="store_true", help="apply what is there, then exit")
     r.add_argument("--interval", default="1 second", help="micro-batch interval when continuous")
-    m = sub.add_parser("mask", help="print the masks of a card number (and CVV) under FINLAKE_MASK_KEY")
+    m = sub.add_parser("mask", help="print the mask of a card number under FINLAKE_MASK_KEY (CVVs are never kept)")
     m.add_argument("number")
-    m.add_argument("cvv", nargs="?")
+    ru = sub.add_parser("rules", help="print the masking rule of each NAME:COLUMN_TYPE[:key] (none, null, ...)")
+    ru.add_argument("columns", nargs="+")
+    c = sub.add_parser("check-masking", help="mask samples in a local Spark session; check no plan holds the key")
+    c.add_argument("--master", default=env("FINLAKE_SPARK_MASTER", "local[1]"))
+    c.add_argument("--driver-memory", default=env("FINLAKE_SPARK_DRIVER_MEMORY", "1g"))
+    c.add_argument("--s3-endpoint", default=None)
     args = p.parse_args(argv)
     if args.command == "mask":
         key = env("FINLAKE_MASK_KEY", "").encode()
-        SqlMasker(key)
+        check_key(key)
         print(mask_card_py(key, args.number))
-        if args.cvv is not None:
-            print(mask_cvv_py(key, args.cvv, args.number))
+        return 0
+    if args.command == "rules":
+        for spec in args.columns:
+            name, column_type, *key = spec.split(":")
+            print(rule(name, column_type, key == ["key"]) or "none")
+        return 0
+    if args.command == "check-masking":
+        key = env("FINLAKE_MASK_KEY", "").encode()
+        check_key(key)
+        spark = spark_session(args)
+        for m in check_masking(spark, key, Masks(spark, key)):
+            print(m)
+        print("masking checked: the plans hold neither the key nor its HMAC pads", flush=True)
+        spark.stop()
         return 0
     return run(args)
 

@@ -12,6 +12,9 @@ const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 /// A card or client idle this long starts over (its state has expired).
 pub const STATE_TTL: i64 = 90 * DAY;
+/// A transaction dated more than this after its commit (event time against commit time) is
+/// left out of the features: see [`FeatureEngine::process`].
+pub const MAX_AHEAD: i64 = DAY;
 /// An alert is raised at this score.
 pub const ALERT_SCORE: u32 = 50;
 
@@ -152,6 +155,9 @@ pub struct FeatureEngine {
     watermark: i64,
     /// The position of the last event consumed.
     pub position: Option<Position>,
+    /// Transactions left out because their event time was too far ahead of their commit.
+    #[serde(default)]
+    future_dated: u64,
 }
 
 fn int(v: Option<&Value>) -> Option<i64> {
@@ -288,6 +294,23 @@ impl FeatureEngine {
             .unwrap_or_default();
         let transaction_id = get("id").map(Value::key_text)?;
 
+        // The watermark is the latest event time: one transaction dated years ahead (a typo,
+        // a broken clock) would move it there and expire every card's state. A transaction
+        // dated more than MAX_AHEAD after its commit is left out (not scored, no state; the
+        // bronze table keeps it as the source has it). An unknown commit time (0) bounds
+        // nothing.
+        let commit_us = e.commit_ms.saturating_mul(1000);
+        if e.commit_ms > 0 && ts > commit_us.saturating_add(MAX_AHEAD) {
+            self.future_dated += 1;
+            tracing::warn!(
+                transaction = %transaction_id,
+                card_id,
+                event_time_us = ts,
+                commit_ms = e.commit_ms,
+                "transaction dated more than a day after its commit: left out of the fraud features"
+            );
+            return None;
+        }
         self.watermark = self.watermark.max(ts);
         let w = self.watermark;
         let card = self.cards.entry(card_id).or_default();
@@ -407,6 +430,12 @@ impl FeatureEngine {
             .retain(|_, c| c.last_ts.is_none_or(|t| w - t <= STATE_TTL));
         self.clients
             .retain(|_, c| c.last_ts.is_none_or(|t| w - t <= STATE_TTL));
+    }
+
+    /// Transactions left out so far because they were dated more than [`MAX_AHEAD`] after
+    /// their commit.
+    pub fn future_dated(&self) -> u64 {
+        self.future_dated
     }
 
     pub fn cards_tracked(&self) -> usize {

@@ -20,7 +20,7 @@ fn events(text: &str) -> Vec<ChangeEvent> {
 }
 
 const CARD10: &str =
-    "r cards 10|1|Visa|Debit|hmac:a:1111|2022-12-01|hmac:b:1|1|1|5000.00|2010-01-01|2015|0";
+    "r cards 10|1|Visa|Debit|hmac:a:1111|2022-12-01|\\N|1|1|5000.00|2010-01-01|2015|0";
 
 /// One transaction line of the fixture format (a test helper: every field is a knob).
 #[allow(clippy::too_many_arguments)]
@@ -173,7 +173,7 @@ fn streaks_dark_web_and_online_cvv() {
         "TX",
         "\\N",
     ));
-    text.push_str("commit 2019-03-01 11:00:00\nu cards 10|1|Visa|Debit|hmac:a:1111|2022-12-01|hmac:b:1|1|1|5000.00|2010-01-01|2015|1\n");
+    text.push_str("commit 2019-03-01 11:00:00\nu cards 10|1|Visa|Debit|hmac:a:1111|2022-12-01|\\N|1|1|5000.00|2010-01-01|2015|1\n");
     text.push_str(&tx(
         4,
         "2019-03-01 12:00:00",
@@ -222,6 +222,7 @@ fn windows_are_half_open_and_state_expires() {
         "TX",
         "\\N",
     ));
+    text.push_str("commit 2019-03-02 09:00:00\n");
     text.push_str(&tx(
         2,
         "2019-03-02 09:59:59",
@@ -256,6 +257,7 @@ fn windows_are_half_open_and_state_expires() {
         "\\N",
     ));
     // 91 days later: the card's state has expired.
+    text.push_str("commit 2019-06-01 11:00:00\n");
     text.push_str(&tx(
         5,
         "2019-06-01 11:00:00",
@@ -294,6 +296,84 @@ fn windows_are_half_open_and_state_expires() {
     );
     assert_eq!(out[4].features.secs_since_prev, None);
     assert!(out[4].features.first_merchant);
+}
+
+#[test]
+fn one_transaction_dated_far_ahead_of_its_commit_expires_nothing() {
+    // Card 10 has history; card 11's transaction claims 2099 in a 2019 commit. Before the
+    // bound it moved the watermark to 2099 and every other card's state expired with it.
+    let mut text = format!("commit 2019-03-01 10:00:00\n{CARD10}\n");
+    text.push_str(&tx(
+        1,
+        "2019-03-01 10:00:00",
+        10,
+        1,
+        "10.00",
+        "Swipe",
+        100,
+        "TX",
+        "\\N",
+    ));
+    text.push_str(&tx(
+        2,
+        "2099-01-01 00:00:00",
+        11,
+        2,
+        "10.00",
+        "Swipe",
+        100,
+        "TX",
+        "\\N",
+    ));
+    text.push_str("commit 2019-03-01 10:10:00\n");
+    text.push_str(&tx(
+        3,
+        "2019-03-01 10:10:00",
+        10,
+        1,
+        "10.00",
+        "Swipe",
+        100,
+        "TX",
+        "\\N",
+    ));
+    let mut engine = FeatureEngine::default();
+    let out = engine.process(&columns(), &events(&text));
+    engine.expire();
+    let ids: Vec<&str> = out.iter().map(|s| s.transaction_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["1", "3"],
+        "the future-dated transaction is not scored"
+    );
+    assert_eq!(
+        out[1].features.secs_since_prev,
+        Some(600),
+        "card 10 kept its state"
+    );
+    assert_eq!(out[1].features.card_tx_1h, 2);
+    assert_eq!(
+        engine.cards_tracked(),
+        1,
+        "card 10 survives expiry, card 11 got no state"
+    );
+    assert_eq!(engine.future_dated(), 1);
+    // Within the bound (a wall clock a few hours ahead of UTC) is scored as before.
+    let near = format!(
+        "commit 2019-03-01 00:00:00\n{CARD10}\n{}",
+        tx(
+            1,
+            "2019-03-01 23:00:00",
+            10,
+            1,
+            "1.00",
+            "Swipe",
+            100,
+            "TX",
+            "\\N"
+        )
+    );
+    assert_eq!(run(&near).len(), 1);
 }
 
 #[test]
@@ -339,7 +419,7 @@ fn stream() -> impl Strategy<Value = String> {
     prop::collection::vec((1u32..4, 0u32..2000, 0u32..4, 0u32..3, 0i64..20000, any::<bool>()), 1..60).prop_map(|rows| {
         let mut text = String::from("commit 2019-03-01 00:00:00\n");
         for c in [10, 11, 12] {
-            text.push_str(&format!("r cards {c}|1|Visa|Debit|hmac:a:1111|2022-12-01|hmac:b:1|1|1|5000.00|2010-01-01|2015|0\n"));
+            text.push_str(&format!("r cards {c}|1|Visa|Debit|hmac:a:1111|2022-12-01|\\N|1|1|5000.00|2010-01-01|2015|0\n"));
         }
         let mut minute = 0u32;
         for (i, (card, step, place, errs, cents, flag)) in rows.into_iter().enumerate() {
@@ -350,9 +430,11 @@ fn stream() -> impl Strategy<Value = String> {
             let chip = if place == "ONLINE" { "Online" } else { "Swipe" };
             let errors = ["\\N", "Bad PIN", "Bad CVV"][errs as usize];
             let card_id = 9 + card;
+            // Committed when it happened (a transaction far ahead of its commit is left out).
+            text.push_str(&format!("commit {}\n", t.format("%Y-%m-%d %H:%M:%S")));
             text.push_str(&tx(i as u32 + 1, &t.format("%Y-%m-%d %H:%M:%S").to_string(), card_id, card % 2, &format!("{}.{:02}", cents / 100, cents % 100), chip, 100 + (cents % 5) as u32, place, errors));
             if flag && i % 7 == 0 {
-                text.push_str(&format!("u cards {card_id}|1|Visa|Debit|hmac:a:1111|2022-12-01|hmac:b:1|1|1|5000.00|2010-01-01|2015|{}\n", i % 2));
+                text.push_str(&format!("u cards {card_id}|1|Visa|Debit|hmac:a:1111|2022-12-01|\\N|1|1|5000.00|2010-01-01|2015|{}\n", i % 2));
             }
         }
         text

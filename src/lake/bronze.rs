@@ -470,8 +470,8 @@ impl BronzeTable {
                     }
                     // The merge source is nullable (deletes carry only keys): NOT NULL is
                     // checked here, so a misfit is a Value error the loop can set aside.
-                    for (column, v) in table.columns.iter().zip(row) {
-                        if !column.nullable && *v == Value::Null {
+                    for (i, (column, v)) in table.columns.iter().zip(row).enumerate() {
+                        if *v == Value::Null && !types::lake_nullable(table, i) {
                             return Err(Error::Value {
                                 table: table.name.clone(),
                                 column: column.name.clone(),

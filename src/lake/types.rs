@@ -110,10 +110,16 @@ pub fn source_fields(table: &TableSchema, all_nullable: bool) -> Result<Vec<Fiel
         .enumerate()
         .map(|(i, c)| {
             let is_key = table.key.contains(&i);
-            let nullable = !is_key && (all_nullable || c.nullable);
+            let nullable = !is_key && (all_nullable || lake_nullable(table, i));
             Ok(Field::new(&c.name, arrow_type(&c.source_type)?, nullable))
         })
         .collect()
+}
+
+/// Whether column `i` may be NULL in the lake: when it may in the source, or when the masker
+/// always stores it as NULL (a CVV), whatever the source's NOT NULL says.
+pub fn lake_nullable(table: &TableSchema, i: usize) -> bool {
+    table.columns.get(i).is_some_and(|c| c.nullable) || crate::ingest::mask::always_null(table, i)
 }
 
 /// Converts row images (values in column order) into a batch of the table's source columns

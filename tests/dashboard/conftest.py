@@ -182,6 +182,7 @@ def platform():
         FINLAKE_STATE_DIR=str(tmp / "state"),
         FINLAKE_LAKE_URI=str(tmp / "lake"),
         FINLAKE_MASK_KEY="dashboard-test-mask-key",
+        FINLAKE_DEMO="1",
         FINLAKE_FLIGHT_PASSWORD=secrets.token_hex(12),
         FINLAKE_NO_PROGRESS="1",
     )

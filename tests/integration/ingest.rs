@@ -71,6 +71,21 @@ async fn snapshot_then_changes_reach_the_lake_exactly_once_and_masked() {
             "card number {n} stored in clear"
         );
     }
+    // No CVV at all, not even hashed: the column is there, NULL on every row.
+    let cards = finlake::ingest::binlog::table_schemas(&url, &["cards".to_owned()])
+        .await
+        .expect("schema");
+    let lake_handle = finlake::lake::Lake::open(lake_uri, Default::default()).expect("lake");
+    let bronze = lake_handle
+        .open_table_with(&cards[0], finlake::lake::layout_for("cards"))
+        .await
+        .expect("bronze cards");
+    let batches = bronze.read_all().await.expect("read");
+    assert!(batches.iter().any(|b| b.num_rows() > 0), "cards has rows");
+    for b in &batches {
+        let cvv = b.column_by_name("cvv").expect("the cvv column stays");
+        assert_eq!(cvv.null_count(), b.num_rows(), "a CVV was kept");
+    }
 
     // Live changes, then catch up again: still equal.
     ok(finlake(
@@ -339,4 +354,39 @@ async fn maintain_compacts_and_keeps_the_lake_equal() {
     ));
     ok(finlake(&["ingest", "--until-caught-up"], &env));
     verify_equal(&env);
+}
+
+/// Outside the demo (no `FINLAKE_DEMO=1`) a mask key that looks like a demo or test default is
+/// refused with an error naming both variables, before anything is read.
+#[test]
+fn demo_looking_mask_keys_are_refused_outside_the_demo() {
+    let lake = tempfile::tempdir().expect("tempdir");
+    let lake_uri = lake.path().to_str().expect("utf8");
+    let env = env("mysql://finlake@127.0.0.1:1/finance", lake_uri, "7199");
+    let run = |demo: bool| {
+        let mut cmd = crate::common::finlake_command();
+        if !demo {
+            cmd.env_remove("FINLAKE_DEMO");
+        }
+        let out = cmd
+            .arg("verify")
+            .envs(env.iter().copied())
+            .env("FINLAKE_LOG", "warn")
+            .output()
+            .expect("run finlake");
+        (out.status.success(), text(&out))
+    };
+    let (success, report) = run(false);
+    assert!(!success, "{report}");
+    assert!(
+        report.contains("looks like a demo") && report.contains("FINLAKE_DEMO=1"),
+        "{report}"
+    );
+    assert!(
+        !report.contains(MASK_KEY),
+        "the key is not repeated: {report}"
+    );
+    // With FINLAKE_DEMO=1 the key is accepted (and verify fails on the unreachable source).
+    let (_, report) = run(true);
+    assert!(!report.contains("looks like a demo"), "{report}");
 }

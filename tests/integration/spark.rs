@@ -2,7 +2,7 @@
 //! the native stack: the recorded scenario through Debezium, Kafka and Spark Structured
 //! Streaming into Delta on MinIO (`s3a://`), then `finlake verify` equal, bronze source columns
 //! identical to the binlog path's, the lake types those of the Rust writer, card numbers masked
-//! as the Rust masker does, and a second run changing nothing. With the Kafka source on the
+//! as the Rust masker does (CVVs NULL), and a second run changing nothing. With the Kafka source on the
 //! same topics as a third writer: identical Flight SQL query results from the three lakes. Fails (never skips) when the
 //! venv or the jars are missing.
 
@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use finlake::ingest::binlog;
-use finlake::ingest::mask::Masker;
+use finlake::ingest::mask::{self, Masker, Rule};
+use finlake::ingest::schema::{Column, SourceType, TableSchema};
 use finlake::lake::{Lake, types};
 
 use crate::common::fresh_db;
@@ -51,6 +52,7 @@ fn spark_job(env: &Env, args: &[&str], log: &std::path::Path) -> String {
         .arg(repo_file("infra/spark/finlake_spark.py"))
         .args(args)
         .envs(env.view())
+        .env("FINLAKE_DEMO", "1")
         .stdin(Stdio::null())
         .stdout(out_file.try_clone().expect("dup"))
         .stderr(out_file)
@@ -209,19 +211,22 @@ async fn spark_job_builds_the_binlog_paths_bronze_tables_on_minio_idempotently()
         versions.insert(schema.name.clone(), table.delta().version());
     }
 
-    // The job's masks are the Rust masker's.
+    // The job's masks are the Rust masker's; no CVV is kept.
     let masks = spark_job(
         &spark,
-        &["mask", "4344676511950444", "623"],
+        &["mask", "4344676511950444"],
         &logs.join("mask.log"),
     );
     let m = Masker::new(MASK_KEY).expect("key");
-    let expected = format!(
-        "{}\n{}\n",
-        m.card_number("4344676511950444"),
-        m.cvv("623", "4344676511950444")
+    assert_eq!(masks, format!("{}\n", m.card_number("4344676511950444")));
+    // cards: id|client_id|card_brand|card_type|card_number|expires|cvv|...: cvv is NULL.
+    assert!(
+        from_spark["cards"]
+            .iter()
+            .all(|r| r.split('|').nth(6) == Some("")),
+        "{:?}",
+        from_spark["cards"].first()
     );
-    assert_eq!(masks, expected);
 
     // A second run finds nothing new and commits nothing.
     let second = spark_job(&spark, &["run", "--available-now"], &logs.join("run-2.log"));
@@ -269,4 +274,104 @@ async fn assert_versions(
             schema.name
         );
     }
+}
+
+/// The job's column rules are `mask.rs`'s, for made-up columns of any table.
+#[test]
+fn spark_job_masks_by_the_rust_maskers_rules() {
+    let columns = [
+        "cvv:varchar(4)",
+        "CVV2:char(3)",
+        "cardCvc:smallint",
+        "card_security_code:int unsigned",
+        "pin:varchar(8)",
+        "pin:varchar(8):key",
+        "pin_block:varbinary(16)",
+        "card_number:varchar(19)",
+        "card_number:varchar(19):key",
+        "creditCardNumber:text",
+        "pan:char(19)",
+        "card_no:bigint",
+        "holder_ssn:varchar(11)",
+        "account_number:varchar(34)",
+        "acct_no:bigint unsigned",
+        "iban:varchar(34)",
+        "password:json",
+        "year_pin_last_changed:year",
+        "card_on_dark_web:tinyint(1)",
+        "has_pin:boolean",
+        "card_brand:enum('Visa','Amex')",
+        "pin_changed_at:datetime(3)",
+        "num_credit_cards:tinyint unsigned",
+        "card_id:int unsigned",
+        "card_type:varchar(16)",
+        "company:varchar(64)",
+    ];
+    let out = Command::new(spark_python())
+        .arg(repo_file("infra/spark/finlake_spark.py"))
+        .arg("rules")
+        .args(columns)
+        .output()
+        .expect("run the job's rules");
+    assert!(out.status.success(), "{out:?}");
+    let python: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let rust: Vec<String> = columns
+        .iter()
+        .map(|spec| {
+            let mut parts = spec.split(':');
+            let name = parts.next().expect("name");
+            let source_type = SourceType::parse(parts.next().expect("type")).expect("type");
+            let key = parts.next() == Some("key");
+            let schema = TableSchema {
+                name: "made_up".into(),
+                columns: vec![Column {
+                    name: name.into(),
+                    source_type,
+                    nullable: false,
+                }],
+                key: if key { vec![0] } else { vec![] },
+            };
+            match mask::column_rule(&schema, 0) {
+                None => "none",
+                Some(Rule::Null) => "null",
+                Some(Rule::CardNumber) => "card_number",
+                Some(Rule::Hash) => "hash",
+            }
+            .to_owned()
+        })
+        .collect();
+    let pairs: Vec<_> = columns.iter().zip(rust.iter().zip(&python)).collect();
+    assert_eq!(rust, python, "Rust vs the Spark job, per column: {pairs:?}");
+    assert!(rust.iter().any(|r| r == "none") && rust.iter().any(|r| r == "null"));
+}
+
+/// The Spark job masks in UDFs with the key in a broadcast variable: no plan of its masking
+/// query holds the key or its HMAC pads (the job used to build the HMAC in SQL from the pads,
+/// so every logged plan carried them), and its masks are the Rust masker's.
+#[test]
+fn spark_job_keeps_the_mask_key_out_of_its_plans() {
+    let key = "9f2c4e7a1b3d5f6081a2c3e4f5061728394a5b6c7d8e9f00";
+    let env = Env::new("mysql://unused@127.0.0.1:1/unused", "unused")
+        .with(vec![("FINLAKE_MASK_KEY", key.to_owned())]);
+    let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("spark-logs");
+    std::fs::create_dir_all(&logs).expect("log dir");
+    let out = spark_job(&env, &["check-masking"], &logs.join("check-masking.log"));
+    assert!(out.contains("masking checked"), "{}", tail(&out, 4000));
+    let m = Masker::new(key).expect("key");
+    for number in ["4344676511950444", "5 4 1 2-0000"] {
+        assert!(
+            out.contains(&m.card_number(number)),
+            "{number}: {}",
+            tail(&out, 4000)
+        );
+        assert!(
+            out.contains(&m.identifier(number)),
+            "{number}: {}",
+            tail(&out, 4000)
+        );
+    }
+    assert!(!out.contains(key));
 }

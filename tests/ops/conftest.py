@@ -54,7 +54,7 @@ def http_get(url, timeout=10):
 def clean_env(**extra):
     """The environment without inherited FINLAKE_* variables, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINLAKE_")}
-    env.update({"FINLAKE_LOG": "warn", "FINLAKE_NO_PROGRESS": "1"})
+    env.update({"FINLAKE_LOG": "warn", "FINLAKE_NO_PROGRESS": "1", "FINLAKE_DEMO": "1"})
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

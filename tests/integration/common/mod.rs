@@ -23,7 +23,8 @@ pub(crate) fn state_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("finlake-test-state"))
 }
 
-/// The real binary, with no `FINLAKE_*` variable inherited from the test's environment.
+/// The real binary, with no `FINLAKE_*` variable inherited from the test's environment but
+/// `FINLAKE_DEMO=1` (the tests' mask keys look like the test keys they are).
 pub(crate) fn finlake_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_finlake"));
     for (k, _) in std::env::vars() {
@@ -31,6 +32,7 @@ pub(crate) fn finlake_command() -> Command {
             cmd.env_remove(k);
         }
     }
+    cmd.env("FINLAKE_DEMO", "1");
     cmd
 }
 
