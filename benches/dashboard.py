@@ -70,7 +70,7 @@ def start_platform(args) -> Platform:
     env.update(
         FINLAKE_STATE_DIR=str(tmp / "state"),
         FINLAKE_LAKE_URI=str(tmp / "lake"),
-        FINLAKE_MASK_KEY="bench-dashboard-mask-key-" + secrets.token_hex(8),
+        FINLAKE_MASK_KEY=secrets.token_hex(24),
         FINLAKE_FLIGHT_PASSWORD=secrets.token_hex(12),
         FINLAKE_NO_PROGRESS="1",
     )
