@@ -24,13 +24,19 @@ TEST_STATE := $(CARGO_TARGET_DIR)/tmp/finlake-test-state
 ## The scale-out tests start the native stack (Kafka, Connect + Debezium, MinIO) under $(TEST_STACK).
 TEST_STACK := $(CARGO_TARGET_DIR)/tmp/finlake-stack
 ## Then the dashboard tests and the operations tests (pytest) with the binary cargo built.
-test: deps clients
-	bash infra/local/stack.sh install
-	bash infra/spark/install.sh
-	bash infra/streamlit/install.sh
-	bash infra/superset/install.sh
-	bash infra/airflow/install.sh
-	bash tests/ops/install.sh
+## The test binaries build while the clients and services install (the build is CPU, the
+## installs mostly downloads): a cold run saves the shorter of the two.
+TEST_BUILD_LOG := $(CARGO_TARGET_DIR)/test-build.log
+test: deps
+	@mkdir -p $(CARGO_TARGET_DIR); \
+	  echo "test: building the tests beside the installs (log: $(TEST_BUILD_LOG))"; \
+	  ( $(CARGO) test --locked --no-run > $(TEST_BUILD_LOG) 2>&1 ) & build=$$!; \
+	  rc=0; { bash scripts/clients.sh && bash infra/local/stack.sh install && \
+	    bash infra/spark/install.sh && bash infra/streamlit/install.sh && \
+	    bash infra/superset/install.sh && bash infra/airflow/install.sh && \
+	    bash tests/ops/install.sh; } || rc=$$?; \
+	  if ! wait $$build; then tail -n 80 $(TEST_BUILD_LOG); echo "test: the build failed"; exit 1; fi; \
+	  echo "test: tests built"; exit $$rc
 	@set +e; $(CARGO) test --locked --no-fail-fast -- --test-threads=2; rc=$$?; \
 	  if [ -x $(CARGO_TARGET_DIR)/debug/finlake ]; then \
 	    $(CARGO_TARGET_DIR)/debug/finlake --state-dir $(TEST_STATE) db stop >/dev/null 2>&1 || true; fi; \

@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 
 use super::Result;
 use super::options::FinlakeOptions;
-use super::refresh::{Action, refresh_reflections};
+use super::refresh::{Action, Writer, refresh_reflections_for};
 use super::rule::{Reflections, reflection_rule};
 use super::views::{BRONZE_TABLES, CATALOG, ViewDef, home_state_udf, view_defs};
 use crate::engine::{Extension, Versions, ViewName};
@@ -209,7 +209,7 @@ impl Extension for Analytics {
 /// it (a reflection behind the query's snapshot is simply not used).
 pub fn spawn_maintainer(
     lake: Lake,
-    app_id: String,
+    writer: Writer,
     analytics: Arc<Analytics>,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
@@ -217,7 +217,7 @@ pub fn spawn_maintainer(
     let mut commits = lake.commits();
     tokio::spawn(async move {
         loop {
-            let busy = match refresh_reflections(&lake, &app_id).await {
+            let busy = match refresh_reflections_for(&lake, &writer).await {
                 Ok(outcomes) => {
                     let mut busy = false;
                     for o in &outcomes {

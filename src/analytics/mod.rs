@@ -33,7 +33,9 @@ mod tests;
 
 pub use extension::{Analytics, spawn_maintainer};
 pub use options::FinlakeOptions;
-pub use refresh::{RefreshOutcome, reflection_url, refresh_reflections};
+pub use refresh::{
+    RefreshOutcome, Writer, reflection_url, refresh_reflections, refresh_reflections_for,
+};
 pub use rule::{Reflections, reflection_rule};
 pub use spec::{ReflectionSpec, reflection_specs};
 pub use views::{

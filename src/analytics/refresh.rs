@@ -33,7 +33,7 @@ use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt as _;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 use url::Url;
 
 use super::spec::{ReflectionSpec, reflection_specs};
@@ -230,20 +230,50 @@ async fn overwrite(
         .await?)
 }
 
+/// Whose applied position the reflections follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Writer {
+    /// One application id for every table (the binlog loop's, `finlake-binlog`).
+    Loop(String),
+    /// The Kafka loop: one application id per topic partition,
+    /// `<app_id>/<topics>.<table>/<partition>` (`topics`: `<prefix>.<database>`). Reflections
+    /// follow partition 0 and wait (with a warning) on a topic of more partitions, whose
+    /// positions do not order its changes.
+    Kafka { app_id: String, topics: String },
+}
+
+impl Writer {
+    fn app_id(&self, table: &str, partition: u32) -> String {
+        match self {
+            Writer::Loop(id) => id.clone(),
+            Writer::Kafka { app_id, topics } => format!("{app_id}/{topics}.{table}/{partition}"),
+        }
+    }
+}
+
 /// Refreshes every reflection declared in `sql/` to the bronze tables' applied position
 /// (`app_id`: the ingestion loop's application id, `finlake-binlog`). Call after each batch
 /// the loop commits; safe to call concurrently with queries, and idempotent.
-#[instrument(skip_all)]
 pub async fn refresh_reflections(lake: &Lake, app_id: &str) -> Result<Vec<RefreshOutcome>> {
+    refresh_reflections_for(lake, &Writer::Loop(app_id.to_owned())).await
+}
+
+/// [`refresh_reflections`] for any [`Writer`].
+#[instrument(skip_all)]
+pub async fn refresh_reflections_for(lake: &Lake, writer: &Writer) -> Result<Vec<RefreshOutcome>> {
     let mut out = Vec::new();
     for spec in reflection_specs()? {
-        out.push(refresh_one(lake, &spec, app_id).await?);
+        out.push(refresh_one(lake, &spec, writer).await?);
     }
     Ok(out)
 }
 
 #[instrument(skip_all, fields(reflection = %spec.name))]
-async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result<RefreshOutcome> {
+async fn refresh_one(
+    lake: &Lake,
+    spec: &ReflectionSpec,
+    writer: &Writer,
+) -> Result<RefreshOutcome> {
     let start = Instant::now();
     let name = &spec.name;
     let keys_name = format!("{name}__keys");
@@ -264,6 +294,19 @@ async fn refresh_one(lake: &Lake, spec: &ReflectionSpec, app_id: &str) -> Result
     let vb = bronze.version().map_or(-1, |v| v as i64);
     outcome.bronze_version = vb;
     let mut cache = HashMap::new();
+    let app_id = writer.app_id(&spec.source, 0);
+    let app_id = app_id.as_str();
+    if matches!(writer, Writer::Kafka { .. })
+        && applied_position(&bronze, &mut cache, &writer.app_id(&spec.source, 1))
+            .await?
+            .is_some()
+    {
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            warn!(table = %spec.source, "the table's topic has more than one partition: its reflections are not maintained (queries read the view)");
+        }
+        return Ok(outcome);
+    }
     let pb = applied_position(&bronze, &mut cache, app_id).await?;
     let ph = applied_position(&history, &mut HashMap::new(), app_id).await?;
     let Some(pb) = pb else {

@@ -174,6 +174,21 @@ async fn run_loop(
     }
 }
 
+/// The writer whose applied position the reflections follow.
+fn reflections_follow(cfg: &IngestConfig, kafka: Option<&KafkaConfig>) -> analytics::Writer {
+    let database = url::Url::parse(&cfg.source_url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_owned())
+        .unwrap_or_default();
+    match kafka {
+        Some(k) => analytics::Writer::Kafka {
+            app_id: k.settings.kafka_app_id.clone(),
+            topics: format!("{}.{database}", k.settings.kafka_topic_prefix),
+        },
+        None => analytics::Writer::Loop(cfg.app_id.clone()),
+    }
+}
+
 /// Runs until `stop` resolves.
 pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()> {
     let ServeConfig {
@@ -225,9 +240,7 @@ pub async fn run(cfg: ServeConfig, stop: impl Future<Output = ()>) -> Result<()>
     let maintainer = match &ingest {
         Some((cfg, _)) if with_reflections => Some(analytics::spawn_maintainer(
             lake.clone(),
-            kafka
-                .as_ref()
-                .map_or_else(|| cfg.app_id.clone(), |k| k.settings.kafka_app_id.clone()),
+            reflections_follow(cfg, kafka.as_ref()),
             Arc::clone(&analytics),
             reflection_interval,
             rx.clone(),
