@@ -5,6 +5,7 @@
 //! hold goes to the dead-letter table and the rest of the batch is applied; a commit that lost a
 //! race with another writer, or met a transient object-store error, is retried.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use deltalake::kernel::Transaction;
@@ -52,6 +53,18 @@ pub struct TableSink {
     pub schema: TableSchema,
     pub bronze: BronzeTable,
     pub history: HistoryTable,
+    /// Bronze's applied position per application id, as read by [`Self::resume_from`]: events
+    /// at or below it are replayed to a history that is behind (a crash between the commits).
+    bronze_at: HashMap<String, Position>,
+}
+
+/// Where one table resumes (see [`TableSink::resume_from`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resume {
+    /// Bronze's applied position (a snapshot position means a snapshot was under way).
+    pub bronze: Option<Position>,
+    /// The lower of bronze's and history's positions: the events above it are needed.
+    pub from: Option<Position>,
 }
 
 impl TableSink {
@@ -62,7 +75,33 @@ impl TableSink {
             schema,
             bronze,
             history,
+            bronze_at: HashMap::new(),
         })
+    }
+
+    /// Reads the positions bronze and history have applied for `app_id`. Bronze commits
+    /// first, so history can be behind it (a crash between the two commits): the events
+    /// between them must be read again, for history only (bronze's position guards its own
+    /// commit). A history without a position (a table older than its history) does not hold
+    /// the resume back; neither does a history behind a bronze snapshot marker (the snapshot
+    /// is redone). A history left at a snapshot position resumes the stream at that snapshot's
+    /// binlog position (every streamed event ranks above the snapshot's rows).
+    pub async fn resume_from(&mut self, app_id: &str) -> Result<Resume> {
+        let bronze = self.bronze.applied(app_id).await?;
+        let history = self.history.applied(app_id).await?;
+        let from = match (&bronze, history) {
+            (Some(b), Some(h)) if !b.snapshot && h < *b => {
+                warn!(table = %self.schema.name, bronze = ?b, history = ?h,
+                    "history is behind bronze (a crash between the commits): replaying it");
+                Some(h)
+            }
+            _ => bronze.clone(),
+        };
+        match &bronze {
+            Some(b) => self.bronze_at.insert(app_id.to_owned(), b.clone()),
+            None => self.bronze_at.remove(app_id),
+        };
+        Ok(Resume { bronze, from })
     }
 
     /// Applies one table's (masked) events of a batch and records `up_to` (plus `extra`).
@@ -75,11 +114,23 @@ impl TableSink {
         dead: &mut DeadLetterTable,
     ) -> Result<SinkOutcome> {
         let mut dead_letters = 0;
+        // Replaying to a history behind bronze: bronze will not see these events again, so
+        // the misfits it set aside the first time are found (and set aside) here.
+        if self
+            .bronze_at
+            .get(app_id)
+            .is_some_and(|b| events.iter().any(|e| e.position <= *b))
+        {
+            let (good, letters) = self.split_poison(events);
+            let dead_app = format!("{app_id}/{}", self.schema.name);
+            dead_letters = retry!(dead.append(&letters, up_to, &dead_app))?;
+            events = good;
+        }
         let bronze = match retry!(self.bronze.apply_events_with(&events, up_to, app_id, extra)) {
             // A value the table cannot hold: set the misfits aside, apply the rest.
             Err(Error::Value { .. }) => {
                 let (good, letters) = self.split_poison(events);
-                dead_letters = letters.len();
+                dead_letters += letters.len();
                 let dead_app = format!("{app_id}/{}", self.schema.name);
                 retry!(dead.append(&letters, up_to, &dead_app))?;
                 events = good;
@@ -87,6 +138,9 @@ impl TableSink {
             }
             other => other?,
         };
+        if !up_to.snapshot && !bronze.replayed && bronze.effects > 0 {
+            failpoint("after-bronze-commit");
+        }
         retry!(
             self.history
                 .append_history_with(&events, up_to, app_id, extra)
@@ -127,3 +181,17 @@ impl TableSink {
         (good, letters)
     }
 }
+
+/// Test-only crash injection: with `FINLAKE_FAILPOINT=<name>` the process aborts at the named
+/// point (`after-bronze-commit`: right after a streamed bronze commit that changed rows,
+/// before its history commit). Compiled only for tests and the `test-support` feature.
+#[cfg(any(test, feature = "test-support"))]
+fn failpoint(name: &str) {
+    if std::env::var("FINLAKE_FAILPOINT").is_ok_and(|v| v == name) {
+        tracing::error!(failpoint = name, "failpoint reached: aborting");
+        std::process::abort();
+    }
+}
+
+#[cfg(not(any(test, feature = "test-support")))]
+fn failpoint(_name: &str) {}

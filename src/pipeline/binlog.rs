@@ -1,10 +1,11 @@
 //! The binlog loop: source batches -> masked events -> change history and bronze tables,
 //! exactly once.
 //!
-//! Each bronze table records, in the same Delta commit as its data, the source position it has
-//! applied (a Delta application transaction). On start the loop resumes from the lowest
-//! position any table holds and skips, per table, the events that table already has; a crash
-//! between two tables' commits therefore neither loses nor duplicates anything.
+//! Each bronze table and each change history records, in the same Delta commit as its data,
+//! the source position it has applied (a Delta application transaction). On start the loop
+//! resumes from the lowest position any of them holds (a history is behind its bronze table
+//! after a crash between the two commits) and skips, per table, the events that table already
+//! has; a crash between two commits therefore neither loses nor duplicates anything.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -81,7 +82,11 @@ async fn report_status(
 /// A table's writers and the position it has applied.
 struct TableState {
     sink: TableSink,
+    /// Everything up to here is in both bronze and history (events above it are applied;
+    /// each table skips what it has).
     applied: Option<Position>,
+    /// Bronze's own position (a snapshot position: a snapshot was under way).
+    bronze: Option<Position>,
 }
 
 /// Opens every captured table's sink and reads the position it has applied.
@@ -91,8 +96,15 @@ async fn open_tables(cfg: &IngestConfig, lake: &Lake) -> Result<HashMap<String, 
     for schema in schemas {
         let layout = layout_for(&schema.name);
         let mut sink = TableSink::open(lake, schema, layout).await?;
-        let applied = sink.bronze.applied(&cfg.app_id).await?;
-        targets.insert(sink.schema.name.clone(), TableState { sink, applied });
+        let resume = sink.resume_from(&cfg.app_id).await?;
+        targets.insert(
+            sink.schema.name.clone(),
+            TableState {
+                sink,
+                applied: resume.from,
+                bronze: resume.bronze,
+            },
+        );
     }
     Ok(targets)
 }
@@ -143,7 +155,7 @@ fn resume_point(
     // A snapshot position means a snapshot was under way when the last run stopped.
     let interrupted = targets
         .values()
-        .any(|t| t.applied.as_ref().is_some_and(|p| p.snapshot));
+        .any(|t| t.bronze.as_ref().is_some_and(|p| p.snapshot));
     let from = match (&lowest, cfg.resnapshot || interrupted) {
         (Some(p), false) => StartFrom::Position(p.clone()),
         _ => StartFrom::Snapshot,
@@ -171,6 +183,7 @@ async fn prepare_snapshot(
         if t.applied.is_some() {
             t.sink.bronze.truncate(&marker, app_id).await?;
             t.applied = Some(marker.clone());
+            t.bronze = Some(marker.clone());
         }
     }
     if let Some(f) = features
@@ -272,6 +285,7 @@ impl BinlogLoop<'_> {
             s.dead_letters += outcome.dead_letters as u64;
             self.report.commits += u64::from(!outcome.bronze.replayed);
             t.applied = Some(up_to.clone());
+            t.bronze = Some(up_to.clone());
             s.events += outcome.applied as u64;
             if last_commit_ms.is_some() {
                 s.last_commit_ms = last_commit_ms;

@@ -376,7 +376,9 @@ impl Loop<'_> {
             .targets
             .get_mut(&table)
             .ok_or_else(|| Error::Config(format!("no table {table}")))?;
-        // The table behind is the one to resume from; the other skips what it already has.
+        // The table behind is the one to resume from; the other skips what it already has
+        // (reading the positions also tells the sink which events bronze already holds).
+        t.resume_from(&app_id).await?;
         let bronze = (
             t.bronze.txn_version(&offset_app).await?.unwrap_or(0),
             t.bronze.applied(&app_id).await?,

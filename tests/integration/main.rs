@@ -10,6 +10,7 @@ mod bounded;
 mod common;
 mod compose;
 mod conformance;
+mod crash;
 mod db_server;
 mod faults;
 mod flight;
