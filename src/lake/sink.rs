@@ -15,7 +15,7 @@ use super::{
     ApplyOutcome, BronzeTable, DeadLetter, DeadLetterTable, Error, HistoryTable, Lake, Layout,
     Result,
 };
-use crate::ingest::event::{ChangeEvent, Op, Position, SchemaChange};
+use crate::ingest::event::{ChangeEvent, Op, Position, SchemaChange, Undecodable};
 use crate::ingest::schema::TableSchema;
 
 /// Awaits a lake operation, retrying when it lost a commit race or met a transient
@@ -104,7 +104,8 @@ impl TableSink {
         Ok(Resume { bronze, from })
     }
 
-    /// Applies one table's (masked) events of a batch and records `up_to` (plus `extra`).
+    /// Applies one table's (masked) events of a batch and records `up_to` (plus `extra`);
+    /// `undecodable` are the table's changes of the batch the source could not decode.
     pub async fn apply(
         &mut self,
         mut events: Vec<ChangeEvent>,
@@ -112,16 +113,23 @@ impl TableSink {
         app_id: &str,
         extra: &[Transaction],
         dead: &mut DeadLetterTable,
+        undecodable: Vec<Undecodable>,
     ) -> Result<SinkOutcome> {
         let mut dead_letters = 0;
         // Replaying to a history behind bronze: bronze will not see these events again, so
-        // the misfits it set aside the first time are found (and set aside) here.
-        if self
+        // the misfits it set aside the first time are found (and set aside) here. Changes the
+        // source could not decode go to the dead letters in the same commit, before bronze.
+        let replaying = self
             .bronze_at
             .get(app_id)
-            .is_some_and(|b| events.iter().any(|e| e.position <= *b))
-        {
-            let (good, letters) = self.split_poison(events);
+            .is_some_and(|b| events.iter().any(|e| e.position <= *b));
+        if replaying || !undecodable.is_empty() {
+            let (good, mut letters) = self.split_poison(events);
+            letters.extend(
+                undecodable
+                    .into_iter()
+                    .map(|u| DeadLetter::new(&self.schema, u.event, u.reason)),
+            );
             let dead_app = format!("{app_id}/{}", self.schema.name);
             dead_letters = retry!(dead.append(&letters, up_to, &dead_app))?;
             events = good;

@@ -16,7 +16,7 @@ use super::{IngestConfig, IngestReport, Result};
 use crate::features::FraudFeatures;
 use crate::ingest::ChangeSource;
 use crate::ingest::binlog::{self, BinlogSource, Mode, StartFrom};
-use crate::ingest::event::{Batch, ChangeEvent, Position};
+use crate::ingest::event::{Batch, ChangeEvent, Position, Undecodable};
 use crate::ingest::mask::Masker;
 use crate::lake::sink::TableSink;
 use crate::lake::{DeadLetterTable, Lake, StatusTable, TableStatus, layout_for};
@@ -241,6 +241,23 @@ impl BinlogLoop<'_> {
         (per_table, feature_events)
     }
 
+    /// Splits the changes the source could not decode per table, dropping what a table has
+    /// already seen (its dead letters hold them).
+    fn route_undecodable(&self, bad: Vec<Undecodable>) -> HashMap<String, Vec<Undecodable>> {
+        let mut per_table: HashMap<String, Vec<Undecodable>> = HashMap::new();
+        for u in bad {
+            if let Some(t) = self.targets.get(&*u.event.table)
+                && t.applied.as_ref().is_none_or(|a| u.event.position > *a)
+            {
+                per_table
+                    .entry(u.event.table.to_string())
+                    .or_default()
+                    .push(u);
+            }
+        }
+        per_table
+    }
+
     /// Applies one batch to every table and the fraud features (a batch without events nor
     /// resume position has nothing to commit).
     async fn apply(&mut self, batch: Batch, caught_up: bool) -> Result<()> {
@@ -258,6 +275,7 @@ impl BinlogLoop<'_> {
         self.report.batches += 1;
         self.report.events += batch.events.len() as u64;
         let (mut per_table, feature_events) = self.route(batch.events);
+        let mut bad = self.route_undecodable(batch.undecodable);
         // Sources deliver a schema change in a batch of its own (no events), at the
         // statement's position: the tables adopt the new shape before anything after it.
         for change in &batch.schema_changes {
@@ -270,17 +288,26 @@ impl BinlogLoop<'_> {
                 || (cfg.until_caught_up && caught_up));
         for t in self.targets.values_mut() {
             let events = per_table.remove(&t.sink.schema.name).unwrap_or_default();
+            let undecodable = bad.remove(&t.sink.schema.name).unwrap_or_default();
             let newer = t.applied.as_ref().is_none_or(|a| up_to > *a);
             // Leave the snapshot state as soon as streaming starts.
             let leaving_snapshot = streaming && t.applied.as_ref().is_some_and(|a| a.snapshot);
-            if !newer || (events.is_empty() && !idle_due && !leaving_snapshot) {
+            let quiet = events.is_empty() && undecodable.is_empty();
+            if !newer || (quiet && !idle_due && !leaving_snapshot) {
                 continue;
             }
             let s = self.stats.entry(t.sink.schema.name.clone()).or_default();
             let last_commit_ms = events.last().map(|e| e.commit_ms);
             let outcome = t
                 .sink
-                .apply(events, &up_to, &cfg.app_id, &[], &mut self.dead)
+                .apply(
+                    events,
+                    &up_to,
+                    &cfg.app_id,
+                    &[],
+                    &mut self.dead,
+                    undecodable,
+                )
                 .await?;
             s.dead_letters += outcome.dead_letters as u64;
             self.report.commits += u64::from(!outcome.bronze.replayed);

@@ -46,6 +46,7 @@ async fn a_history_behind_bronze_is_resumed_from_and_caught_up() {
         "src",
         &[],
         &mut dead,
+        Vec::new(),
     )
     .await
     .unwrap();
@@ -68,6 +69,7 @@ async fn a_history_behind_bronze_is_resumed_from_and_caught_up() {
             "src",
             &[],
             &mut dead,
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -81,4 +83,49 @@ async fn a_history_behind_bronze_is_resumed_from_and_caught_up() {
     );
     let resume = sink.resume_from("src").await.unwrap();
     assert_eq!((resume.bronze, resume.from), (Some(pos(5)), Some(pos(5))));
+}
+
+#[tokio::test]
+async fn undecodable_changes_are_dead_letters_and_the_rest_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir);
+    let mut dead = DeadLetterTable::open(&lake).await.unwrap();
+    let mut sink = TableSink::open(&lake, accounts(), layout_for("accounts"))
+        .await
+        .unwrap();
+    let mut broken = create(2, 2);
+    broken.after = None;
+    let bad = crate::ingest::event::Undecodable {
+        event: broken,
+        reason: "cannot decode accounts.balance: unexpected byte string (3 bytes)".into(),
+    };
+    let out = sink
+        .apply(
+            vec![create(1, 1), create(3, 3)],
+            &pos(3),
+            "src",
+            &[],
+            &mut dead,
+            vec![bad.clone()],
+        )
+        .await
+        .unwrap();
+    assert_eq!((out.applied, out.dead_letters), (2, 1));
+    assert_eq!(dead.count().await.unwrap(), 1);
+    // A replay of the same batch (a crash before the loop moved on) adds no second letter.
+    let again = sink
+        .apply(
+            vec![create(3, 3)],
+            &pos(3),
+            "src",
+            &[],
+            &mut dead,
+            vec![bad],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.dead_letters, 0);
+    assert_eq!(dead.count().await.unwrap(), 1);
+    let bronze = rows_of(&sink.bronze.read_all().await.unwrap());
+    assert_eq!(bronze.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 3]);
 }
