@@ -191,7 +191,8 @@ pub fn value(v: &Json, ty: &SourceType, logical: Option<&str>) -> Result<Value, 
     if v.is_null() {
         return Ok(Value::Null);
     }
-    let bad = || format!("unexpected {v} for {ty:?}");
+    // Never the value itself: it is not masked yet (error texts reach logs and `/health`).
+    let bad = || format!("unexpected {} for {ty:?}", json_kind(v));
     let int = || -> Result<i64, String> {
         match v {
             Json::Number(n) => n
@@ -219,7 +220,8 @@ pub fn value(v: &Json, ty: &SourceType, logical: Option<&str>) -> Result<Value, 
             };
             let (unscaled, scale) = parse_decimal(&text, *scale).ok_or_else(|| {
                 format!(
-                    "decimal {text:?} does not fit scale {scale} (set decimal.handling.mode=string)"
+                    "decimal of {} characters does not fit scale {scale} (set decimal.handling.mode=string)",
+                    text.len()
                 )
             })?;
             Value::Decimal { unscaled, scale }
@@ -240,7 +242,7 @@ pub fn value(v: &Json, ty: &SourceType, logical: Option<&str>) -> Result<Value, 
             let s = v.as_str().ok_or_else(bad)?;
             Value::Bytes(
                 hex::decode(s).map_err(|_| {
-                    format!("bytes {s:?} are not hex (set binary.handling.mode=hex)")
+                    "bytes that are not hex (set binary.handling.mode=hex)".to_string()
                 })?,
             )
         }
@@ -261,7 +263,8 @@ pub fn value(v: &Json, ty: &SourceType, logical: Option<&str>) -> Result<Value, 
         SourceType::Timestamp { .. } => {
             // io.debezium.time.ZonedTimestamp: ISO-8601 with an offset (UTC).
             let s = v.as_str().ok_or_else(bad)?;
-            let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|e| format!("{s:?}: {e}"))?;
+            let t = chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|e| format!("a timestamp that is not RFC 3339 ({e})"))?;
             Value::DateTime(t.timestamp_micros())
         }
         SourceType::Time { .. } => Value::Int(match logical {
@@ -273,6 +276,18 @@ pub fn value(v: &Json, ty: &SourceType, logical: Option<&str>) -> Result<Value, 
         }),
         SourceType::Year => Value::Year(u16::try_from(int()?).map_err(|_| bad())?),
     })
+}
+
+/// The kind of a JSON value, for error texts.
+fn json_kind(v: &Json) -> String {
+    match v {
+        Json::Null => "null".into(),
+        Json::Bool(_) => "boolean".into(),
+        Json::Number(_) => "number".into(),
+        Json::String(s) => format!("string ({} characters)", s.chars().count()),
+        Json::Array(_) => "array".into(),
+        Json::Object(_) => "object".into(),
+    }
 }
 
 /// Makes the positions of one partition's events strictly increasing, deterministically from

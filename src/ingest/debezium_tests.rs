@@ -332,3 +332,19 @@ fn replayed_older_events_are_dropped() {
         .clone();
     assert_eq!(sequence(&mut last, older), None);
 }
+
+#[test]
+fn value_errors_never_quote_the_value() {
+    let int = SourceType::Int {
+        bits: 64,
+        unsigned: false,
+    };
+    let secret = "4111-1111-1111-1111";
+    let e = value(&Json::String(secret.into()), &int, None).unwrap_err();
+    assert!(!e.contains("4111"), "{e}");
+    let e = value(&Json::String(secret.into()), &SourceType::Bytes, None).unwrap_err();
+    assert!(!e.contains("4111"), "{e}");
+    let ts = SourceType::Timestamp { fsp: 0 };
+    let e = value(&Json::String(secret.into()), &ts, None).unwrap_err();
+    assert!(!e.contains("4111"), "{e}");
+}

@@ -168,6 +168,15 @@ pub struct ChangeEvent {
     pub txid: Option<String>,
 }
 
+/// A source change that could not be decoded: the event without its images (`before` and
+/// `after` are `None`), and why. It goes to the dead letters; the reason names the column and
+/// the kind of value, never the value (it has not been masked).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undecodable {
+    pub event: ChangeEvent,
+    pub reason: String,
+}
+
 /// A captured table's new shape after a schema statement (only additive changes are
 /// delivered; others stop the source with an error).
 #[derive(Debug, Clone, PartialEq)]
@@ -189,6 +198,8 @@ pub struct Batch {
     pub resume: Option<Position>,
     /// Schema statements at the end of the batch (after its events).
     pub schema_changes: Vec<SchemaChange>,
+    /// Changes of the batch's transactions that could not be decoded (for the dead letters).
+    pub undecodable: Vec<Undecodable>,
 }
 
 /// A change source (the MySQL binlog, Debezium topics). Implementations deliver whole source

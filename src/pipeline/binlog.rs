@@ -1,10 +1,11 @@
 //! The binlog loop: source batches -> masked events -> change history and bronze tables,
 //! exactly once.
 //!
-//! Each bronze table records, in the same Delta commit as its data, the source position it has
-//! applied (a Delta application transaction). On start the loop resumes from the lowest
-//! position any table holds and skips, per table, the events that table already has; a crash
-//! between two tables' commits therefore neither loses nor duplicates anything.
+//! Each bronze table and each change history records, in the same Delta commit as its data,
+//! the source position it has applied (a Delta application transaction). On start the loop
+//! resumes from the lowest position any of them holds (a history is behind its bronze table
+//! after a crash between the two commits) and skips, per table, the events that table already
+//! has; a crash between two commits therefore neither loses nor duplicates anything.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use super::{IngestConfig, IngestReport, Result};
 use crate::features::FraudFeatures;
 use crate::ingest::ChangeSource;
 use crate::ingest::binlog::{self, BinlogSource, Mode, StartFrom};
-use crate::ingest::event::{Batch, ChangeEvent, Position};
+use crate::ingest::event::{Batch, ChangeEvent, Position, Undecodable};
 use crate::ingest::mask::Masker;
 use crate::lake::sink::TableSink;
 use crate::lake::{DeadLetterTable, Lake, StatusTable, TableStatus, layout_for};
@@ -81,7 +82,11 @@ async fn report_status(
 /// A table's writers and the position it has applied.
 struct TableState {
     sink: TableSink,
+    /// Everything up to here is in both bronze and history (events above it are applied;
+    /// each table skips what it has).
     applied: Option<Position>,
+    /// Bronze's own position (a snapshot position: a snapshot was under way).
+    bronze: Option<Position>,
 }
 
 /// Opens every captured table's sink and reads the position it has applied.
@@ -91,8 +96,15 @@ async fn open_tables(cfg: &IngestConfig, lake: &Lake) -> Result<HashMap<String, 
     for schema in schemas {
         let layout = layout_for(&schema.name);
         let mut sink = TableSink::open(lake, schema, layout).await?;
-        let applied = sink.bronze.applied(&cfg.app_id).await?;
-        targets.insert(sink.schema.name.clone(), TableState { sink, applied });
+        let resume = sink.resume_from(&cfg.app_id).await?;
+        targets.insert(
+            sink.schema.name.clone(),
+            TableState {
+                sink,
+                applied: resume.from,
+                bronze: resume.bronze,
+            },
+        );
     }
     Ok(targets)
 }
@@ -143,7 +155,7 @@ fn resume_point(
     // A snapshot position means a snapshot was under way when the last run stopped.
     let interrupted = targets
         .values()
-        .any(|t| t.applied.as_ref().is_some_and(|p| p.snapshot));
+        .any(|t| t.bronze.as_ref().is_some_and(|p| p.snapshot));
     let from = match (&lowest, cfg.resnapshot || interrupted) {
         (Some(p), false) => StartFrom::Position(p.clone()),
         _ => StartFrom::Snapshot,
@@ -171,6 +183,7 @@ async fn prepare_snapshot(
         if t.applied.is_some() {
             t.sink.bronze.truncate(&marker, app_id).await?;
             t.applied = Some(marker.clone());
+            t.bronze = Some(marker.clone());
         }
     }
     if let Some(f) = features
@@ -228,6 +241,23 @@ impl BinlogLoop<'_> {
         (per_table, feature_events)
     }
 
+    /// Splits the changes the source could not decode per table, dropping what a table has
+    /// already seen (its dead letters hold them).
+    fn route_undecodable(&self, bad: Vec<Undecodable>) -> HashMap<String, Vec<Undecodable>> {
+        let mut per_table: HashMap<String, Vec<Undecodable>> = HashMap::new();
+        for u in bad {
+            if let Some(t) = self.targets.get(&*u.event.table)
+                && t.applied.as_ref().is_none_or(|a| u.event.position > *a)
+            {
+                per_table
+                    .entry(u.event.table.to_string())
+                    .or_default()
+                    .push(u);
+            }
+        }
+        per_table
+    }
+
     /// Applies one batch to every table and the fraud features (a batch without events nor
     /// resume position has nothing to commit).
     async fn apply(&mut self, batch: Batch, caught_up: bool) -> Result<()> {
@@ -245,6 +275,7 @@ impl BinlogLoop<'_> {
         self.report.batches += 1;
         self.report.events += batch.events.len() as u64;
         let (mut per_table, feature_events) = self.route(batch.events);
+        let mut bad = self.route_undecodable(batch.undecodable);
         // Sources deliver a schema change in a batch of its own (no events), at the
         // statement's position: the tables adopt the new shape before anything after it.
         for change in &batch.schema_changes {
@@ -257,21 +288,31 @@ impl BinlogLoop<'_> {
                 || (cfg.until_caught_up && caught_up));
         for t in self.targets.values_mut() {
             let events = per_table.remove(&t.sink.schema.name).unwrap_or_default();
+            let undecodable = bad.remove(&t.sink.schema.name).unwrap_or_default();
             let newer = t.applied.as_ref().is_none_or(|a| up_to > *a);
             // Leave the snapshot state as soon as streaming starts.
             let leaving_snapshot = streaming && t.applied.as_ref().is_some_and(|a| a.snapshot);
-            if !newer || (events.is_empty() && !idle_due && !leaving_snapshot) {
+            let quiet = events.is_empty() && undecodable.is_empty();
+            if !newer || (quiet && !idle_due && !leaving_snapshot) {
                 continue;
             }
             let s = self.stats.entry(t.sink.schema.name.clone()).or_default();
             let last_commit_ms = events.last().map(|e| e.commit_ms);
             let outcome = t
                 .sink
-                .apply(events, &up_to, &cfg.app_id, &[], &mut self.dead)
+                .apply(
+                    events,
+                    &up_to,
+                    &cfg.app_id,
+                    &[],
+                    &mut self.dead,
+                    undecodable,
+                )
                 .await?;
             s.dead_letters += outcome.dead_letters as u64;
             self.report.commits += u64::from(!outcome.bronze.replayed);
             t.applied = Some(up_to.clone());
+            t.bronze = Some(up_to.clone());
             s.events += outcome.applied as u64;
             if last_commit_ms.is_some() {
                 s.last_commit_ms = last_commit_ms;

@@ -41,7 +41,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::ingest::binlog;
 use crate::ingest::debezium;
-use crate::ingest::event::{ChangeEvent, Position};
+use crate::ingest::event::{ChangeEvent, Op, Position, Undecodable};
 use crate::ingest::mask::{self, Masker};
 use crate::lake::sink::TableSink;
 use crate::lake::{self, DeadLetterTable, Lake, layout_for};
@@ -170,6 +170,8 @@ struct Part {
     /// End offset when assigned (until-caught-up).
     high: i64,
     pending: Vec<ChangeEvent>,
+    /// Messages that could not be decoded (dead letters, committed with `pending`).
+    bad: Vec<Undecodable>,
 }
 
 /// Every table's sink, and the table of each topic.
@@ -376,7 +378,9 @@ impl Loop<'_> {
             .targets
             .get_mut(&table)
             .ok_or_else(|| Error::Config(format!("no table {table}")))?;
-        // The table behind is the one to resume from; the other skips what it already has.
+        // The table behind is the one to resume from; the other skips what it already has
+        // (reading the positions also tells the sink which events bronze already holds).
+        t.resume_from(&app_id).await?;
         let bronze = (
             t.bronze.txn_version(&offset_app).await?.unwrap_or(0),
             t.bronze.applied(&app_id).await?,
@@ -409,6 +413,7 @@ impl Loop<'_> {
             seeked_at: None,
             high,
             pending: Vec::new(),
+            bad: Vec::new(),
         })
     }
 
@@ -450,13 +455,27 @@ impl Loop<'_> {
         part.verified = true;
         part.consumed = offset + 1;
         let target = &self.targets[&part.table];
-        let event =
-            debezium::decode(&target.schema, m.payload()).map_err(|source| Error::Decode {
-                topic: key.0.clone(),
-                partition: key.1,
-                offset,
-                source,
-            })?;
+        let event = match debezium::decode(&target.schema, m.payload()) {
+            Ok(event) => event,
+            // The table's shape changed: nothing after it can be applied safely.
+            Err(source @ debezium::Error::SchemaChange { .. }) => {
+                return Err(Error::Decode {
+                    topic: key.0.clone(),
+                    partition: key.1,
+                    offset,
+                    source,
+                });
+            }
+            // One message that cannot be read (not JSON, no envelope, a value that does not
+            // decode): a dead letter; the partition and every other table go on.
+            Err(e) => {
+                let u = undecodable(&target.schema.name, &mut part.last, &key, offset, &e);
+                warn!(topic = %key.0, partition = key.1, offset, position = ?u.event.position,
+                    reason = %u.reason, "undecodable message: set aside as a dead letter");
+                part.bad.push(u);
+                return Ok(true);
+            }
+        };
         let Some(event) = event else {
             return Ok(false); // tombstone
         };
@@ -475,7 +494,7 @@ impl Loop<'_> {
         let (mut events, mut commits) = (0u64, 0u64);
         let mut offsets = TopicPartitionList::new();
         for ((topic, partition), part) in &mut self.parts {
-            if part.pending.is_empty() {
+            if part.pending.is_empty() && part.bad.is_empty() {
                 continue;
             }
             let Some(target) = self.targets.get_mut(&part.table) else {
@@ -485,13 +504,25 @@ impl Loop<'_> {
             for e in &mut batch {
                 masker.mask(&target.schema, e);
             }
+            let bad = std::mem::take(&mut part.bad);
             let up_to = batch
                 .last()
-                .map(|e| e.position.clone())
+                .map(|e| &e.position)
+                .into_iter()
+                .chain(bad.last().map(|u| &u.event.position))
+                .max()
+                .cloned()
                 .ok_or_else(|| Error::Config("empty batch".into()))?;
             let extra = [Transaction::new(part.offset_app.as_str(), part.consumed)];
             let outcome = target
-                .apply(batch, &up_to, &part.app_id, &extra, &mut self.dead)
+                .apply(
+                    batch,
+                    &up_to,
+                    &part.app_id,
+                    &extra,
+                    &mut self.dead,
+                    Vec::new(),
+                )
                 .await?;
             self.dead_letters += outcome.dead_letters as u64;
             commits += u64::from(!outcome.bronze.replayed);
@@ -511,6 +542,38 @@ impl Loop<'_> {
     }
 }
 
+/// A message of `table`'s topic partition `key` at `offset` that could not be decoded, as a
+/// dead letter: placed right after the partition's last position (deterministically, so a
+/// replay gives it the same place; before any binlog file when the partition has none yet),
+/// the reason naming the message, never its content. Its `_op` is `c` (the message's own op
+/// may be unreadable).
+fn undecodable(
+    table: &str,
+    last: &mut Option<Position>,
+    key: &(String, i32),
+    offset: i64,
+    e: &debezium::Error,
+) -> Undecodable {
+    let at = last
+        .clone()
+        .unwrap_or_else(|| Position::new("mysql-bin.000000", 0, 0));
+    let event = ChangeEvent {
+        table: std::sync::Arc::from(table),
+        op: Op::Create,
+        before: None,
+        after: None,
+        position: at,
+        commit_ms: 0,
+        txid: None,
+    };
+    // A tie with the last position takes the next row index.
+    let event = debezium::sequence(last, event.clone()).unwrap_or(event);
+    Undecodable {
+        event,
+        reason: format!("message {}/{} at offset {offset}: {e}", key.0, key.1),
+    }
+}
+
 fn regex_escape(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
@@ -521,15 +584,5 @@ fn regex_escape(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topic_names_and_patterns() {
-        assert_eq!(
-            topic_name("finance", "finance", "transactions"),
-            "finance.finance.transactions"
-        );
-        assert_eq!(regex_escape("finance.db_1.cards"), "finance\\.db_1\\.cards");
-    }
-}
+#[path = "kafka_tests.rs"]
+mod tests;

@@ -11,6 +11,7 @@ mod cli;
 mod common;
 mod compose;
 mod conformance;
+mod crash;
 mod db_server;
 mod faults;
 mod flight;

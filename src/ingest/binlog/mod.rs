@@ -301,9 +301,8 @@ impl BinlogSource {
 
     async fn next_stream_batch(&mut self, max_events: usize, deadline: Instant) -> Result<Batch> {
         let mut batch = Batch {
-            events: Vec::new(),
             resume: Some(self.resume.clone()),
-            schema_changes: Vec::new(),
+            ..Batch::default()
         };
         // Any transaction taken (the resume position moved), and any event taken.
         let mut delivered = false;
@@ -315,6 +314,7 @@ impl BinlogSource {
                     return Ok(batch);
                 }
                 batch.events.extend(txn.events);
+                batch.undecodable.extend(txn.undecodable);
                 self.resume = txn.end;
                 batch.resume = Some(self.resume.clone());
                 delivered = true;
@@ -367,6 +367,7 @@ impl BinlogSource {
                     let change = self.on_ddl(d).await?;
                     self.ready.push_back(Txn {
                         events: Vec::new(),
+                        undecodable: Vec::new(),
                         end,
                         schema_change: Some(change),
                     });

@@ -12,12 +12,12 @@ use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};
 use tokio::time::Instant;
-use tracing::{debug, instrument};
+use tracing::{debug, instrument, warn};
 
 use super::decode::{Origin, decode};
 use super::tables::TableInfo;
 use super::{Error, Result, ddl};
-use crate::ingest::event::{ChangeEvent, Op, Position, Row, SchemaChange};
+use crate::ingest::event::{ChangeEvent, Op, Position, Row, SchemaChange, Undecodable};
 
 /// Heartbeat period asked of the server when following; silence for three periods is a lost
 /// connection.
@@ -30,6 +30,8 @@ const MARIADB_COMPRESSED: std::ops::RangeInclusive<u8> = 165..=171;
 #[derive(Debug)]
 pub(super) struct Txn {
     pub(super) events: Vec<ChangeEvent>,
+    /// Its row changes that could not be decoded.
+    pub(super) undecodable: Vec<Undecodable>,
     pub(super) end: Position,
     /// Set for a schema statement (then `events` is empty).
     pub(super) schema_change: Option<SchemaChange>,
@@ -66,6 +68,8 @@ pub(super) struct Reader {
     db: String,
     tables: Arc<HashMap<String, Arc<TableInfo>>>,
     pending: Vec<ChangeEvent>,
+    /// Row changes of the open transaction that could not be decoded.
+    pending_bad: Vec<Undecodable>,
     in_txn: bool,
     /// Start and end of a MySQL transaction payload event whose inner events are being read.
     payload: Option<(u64, u64)>,
@@ -130,6 +134,7 @@ impl Reader {
             db,
             tables,
             pending: Vec::new(),
+            pending_bad: Vec::new(),
             in_txn: false,
             payload: None,
             row_at: (0, 0),
@@ -195,10 +200,11 @@ impl Reader {
             Some(EventData::RotateEvent(_)) if log_pos == 0 => Ok(Step::Continue),
             Some(EventData::RotateEvent(r)) => {
                 self.file = r.name().into_owned();
-                if !self.in_txn && self.pending.is_empty() {
+                if !self.in_txn && self.pending.is_empty() && self.pending_bad.is_empty() {
                     let end = Position::new(self.file.clone(), r.position(), 0);
                     return Ok(Step::Commit(Txn {
                         events: Vec::new(),
+                        undecodable: Vec::new(),
                         end,
                         schema_change: None,
                     }));
@@ -255,7 +261,11 @@ impl Reader {
 
     fn commit(&mut self, txid: Option<String>, commit_ms: i64, end: u64) -> Step {
         let mut events = std::mem::take(&mut self.pending);
-        for e in &mut events {
+        let mut undecodable = std::mem::take(&mut self.pending_bad);
+        for e in events
+            .iter_mut()
+            .chain(undecodable.iter_mut().map(|u| &mut u.event))
+        {
             e.txid.clone_from(&txid);
             e.commit_ms = commit_ms;
         }
@@ -263,6 +273,7 @@ impl Reader {
         self.payload = None;
         Step::Commit(Txn {
             events,
+            undecodable,
             end: Position::new(self.file.clone(), end, 0),
             schema_change: None,
         })
@@ -308,28 +319,16 @@ impl Reader {
                     m
                 }
             };
-            let before = before.map(|r| image(r, info, &map)).transpose()?;
-            let after = after.map(|r| image(r, info, &map)).transpose()?;
-            let ok = match op {
-                Op::Create => after.is_some(),
-                Op::Delete => before.is_some(),
-                _ => before.is_some() && after.is_some(),
-            };
-            if !ok {
-                return Err(Error::Protocol(format!(
-                    "{}:{start}: {op:?} row without its image",
-                    self.file
-                )));
+            let position = Position::new(self.file.clone(), start, row_index);
+            match row_event(info, op, before, after, &map, position) {
+                Ok(event) => self.pending.push(event),
+                Err(RowError::Fatal(e)) => return Err(e),
+                Err(RowError::Undecodable(u)) => {
+                    warn!(table = %u.event.table, position = ?u.event.position, reason = %u.reason,
+                        "undecodable row change: set aside as a dead letter");
+                    self.pending_bad.push(*u);
+                }
             }
-            self.pending.push(ChangeEvent {
-                table: Arc::clone(&info.name),
-                op,
-                before,
-                after,
-                position: Position::new(self.file.clone(), start, row_index),
-                commit_ms: 0,
-                txid: None,
-            });
             row_index += 1;
         }
         self.row_at = (start, row_index);
@@ -383,6 +382,62 @@ fn column_map(
         .collect())
 }
 
+/// Why a row change gave no event: the stream cannot go on, or this one change cannot be
+/// decoded (a dead letter; the stream goes on).
+#[derive(Debug)]
+enum RowError {
+    Fatal(Error),
+    Undecodable(Box<Undecodable>),
+}
+
+/// Decodes one row change of a rows event at `position`.
+fn row_event(
+    info: &TableInfo,
+    op: Op,
+    before: Option<BinlogRow>,
+    after: Option<BinlogRow>,
+    map: &[Option<usize>],
+    position: Position,
+) -> std::result::Result<ChangeEvent, RowError> {
+    let mut event = ChangeEvent {
+        table: Arc::clone(&info.name),
+        op,
+        before: None,
+        after: None,
+        position,
+        commit_ms: 0,
+        txid: None,
+    };
+    let images = before
+        .map(|r| image(r, info, map))
+        .transpose()
+        .and_then(|b| Ok((b, after.map(|r| image(r, info, map)).transpose()?)));
+    let (before, after) = match images {
+        Ok(images) => images,
+        Err(e @ Error::Decode { .. }) => {
+            return Err(RowError::Undecodable(Box::new(Undecodable {
+                event,
+                reason: e.to_string(),
+            })));
+        }
+        Err(e) => return Err(RowError::Fatal(e)),
+    };
+    let ok = match op {
+        Op::Create => after.is_some(),
+        Op::Delete => before.is_some(),
+        _ => before.is_some() && after.is_some(),
+    };
+    if !ok {
+        return Err(RowError::Fatal(Error::Protocol(format!(
+            "{}:{}: {op:?} row without its image",
+            event.position.file, event.position.pos
+        ))));
+    }
+    event.before = before;
+    event.after = after;
+    Ok(event)
+}
+
 /// Decodes a full row image into the captured schema's column order.
 fn image(row: BinlogRow, info: &TableInfo, map: &[Option<usize>]) -> Result<Row> {
     let present = map.iter().filter(|m| m.is_some()).count();
@@ -417,8 +472,13 @@ fn image(row: BinlogRow, info: &TableInfo, map: &[Option<usize>]) -> Result<Row>
                         "partial JSON update (set binlog_row_value_options='')".into(),
                     ));
                 }
-                jsonb => mysql_async::Value::try_from(jsonb)
-                    .map_err(|e| decode_err(&col.name, e.to_string()))?,
+                // (The conversion error would quote the value: say what failed, not what.)
+                jsonb => mysql_async::Value::try_from(jsonb).map_err(|_| {
+                    decode_err(
+                        &col.name,
+                        "binary JSON that does not convert to text".into(),
+                    )
+                })?,
             };
             decode(v, &col.source_type, *pad, Origin::Binlog).map_err(|m| decode_err(&col.name, m))
         })
@@ -453,3 +513,7 @@ fn dump_error(e: mysql_async::Error, at: &Position, server_id: u32) -> Error {
         e => Error::from(e),
     }
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;

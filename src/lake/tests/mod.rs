@@ -13,6 +13,7 @@ use crate::ingest::schema::{Column, SourceType};
 mod bronze;
 mod props;
 mod roundtrip;
+mod sink;
 mod types;
 
 pub(super) fn column(name: &str, t: SourceType, nullable: bool) -> Column {
