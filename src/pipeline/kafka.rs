@@ -41,7 +41,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::ingest::binlog;
 use crate::ingest::debezium;
-use crate::ingest::event::{ChangeEvent, Op, Position, Undecodable};
+use crate::ingest::event::{ChangeEvent, Position, Undecodable};
 use crate::ingest::mask::{self, Masker};
 use crate::lake::sink::TableSink;
 use crate::lake::{self, DeadLetterTable, Lake, layout_for};
@@ -513,7 +513,8 @@ impl Loop<'_> {
             // One message that cannot be read (not JSON, no envelope, a value that does not
             // decode): a dead letter; the partition and every other table go on.
             Err(e) => {
-                let u = undecodable(&target.schema.name, &mut part.last, &key, offset, &e);
+                let u =
+                    debezium::undecodable(&target.schema.name, &mut part.last, &key, offset, &e);
                 warn!(topic = %key.0, partition = key.1, offset, position = ?u.event.position,
                     reason = %u.reason, "undecodable message: set aside as a dead letter");
                 part.bad.push(u);
@@ -590,38 +591,6 @@ impl Loop<'_> {
 /// committed `next` as its next offset and the topic's first offset is above it.
 fn retention_gap(committed: bool, next: i64, low: i64) -> bool {
     committed && low > next
-}
-
-/// A message of `table`'s topic partition `key` at `offset` that could not be decoded, as a
-/// dead letter: placed right after the partition's last position (deterministically, so a
-/// replay gives it the same place; before any binlog file when the partition has none yet),
-/// the reason naming the message, never its content. Its `_op` is `c` (the message's own op
-/// may be unreadable).
-fn undecodable(
-    table: &str,
-    last: &mut Option<Position>,
-    key: &(String, i32),
-    offset: i64,
-    e: &debezium::Error,
-) -> Undecodable {
-    let at = last
-        .clone()
-        .unwrap_or_else(|| Position::new("mysql-bin.000000", 0, 0));
-    let event = ChangeEvent {
-        table: std::sync::Arc::from(table),
-        op: Op::Create,
-        before: None,
-        after: None,
-        position: at,
-        commit_ms: 0,
-        txid: None,
-    };
-    // A tie with the last position takes the next row index.
-    let event = debezium::sequence(last, event.clone()).unwrap_or(event);
-    Undecodable {
-        event,
-        reason: format!("message {}/{} at offset {offset}: {e}", key.0, key.1),
-    }
 }
 
 fn regex_escape(s: &str) -> String {
