@@ -27,7 +27,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::binlog::decode::{parse_decimal, reinterpret_int};
-use super::event::{ChangeEvent, Op, Position, Row, Value};
+use super::event::{ChangeEvent, Op, Position, Row, Undecodable, Value};
 use super::schema::{SourceType, TableSchema};
 
 /// Errors decoding a Debezium message.
@@ -317,6 +317,38 @@ pub fn sequence(last: &mut Option<Position>, mut event: ChangeEvent) -> Option<C
     }
     *last = Some(event.position.clone());
     Some(event)
+}
+
+/// A message of `table`'s topic partition `key` at `offset` that could not be decoded, as a
+/// dead letter: placed right after the partition's last position (deterministically, so a
+/// replay gives it the same place; before any binlog file when the partition has none yet),
+/// the reason naming the message, never its content. Its `_op` is `c` (the message's own op
+/// may be unreadable).
+pub fn undecodable(
+    table: &str,
+    last: &mut Option<Position>,
+    key: &(String, i32),
+    offset: i64,
+    e: &Error,
+) -> Undecodable {
+    let at = last
+        .clone()
+        .unwrap_or_else(|| Position::new("mysql-bin.000000", 0, 0));
+    let event = ChangeEvent {
+        table: Arc::from(table),
+        op: Op::Create,
+        before: None,
+        after: None,
+        position: at,
+        commit_ms: 0,
+        txid: None,
+    };
+    // A tie with the last position takes the next row index.
+    let event = sequence(last, event.clone()).unwrap_or(event);
+    Undecodable {
+        event,
+        reason: format!("message {}/{} at offset {offset}: {e}", key.0, key.1),
+    }
 }
 
 #[cfg(test)]

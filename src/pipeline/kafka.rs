@@ -41,7 +41,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::ingest::binlog;
 use crate::ingest::debezium;
-use crate::ingest::event::{ChangeEvent, Op, Position, Undecodable};
+use crate::ingest::event::{ChangeEvent, Position, Undecodable};
 use crate::ingest::mask::{self, Masker};
 use crate::lake::sink::TableSink;
 use crate::lake::{self, DeadLetterTable, Lake, layout_for};
@@ -67,6 +67,21 @@ pub enum Error {
     Mask(#[from] mask::Error),
     #[error("kafka source: {0}")]
     Config(String),
+    #[error(
+        "{topic}[{partition}]: the lake has applied this partition up to offset {next}, but the \
+         topic now starts at offset {low}: the records from {next} to {} were deleted (retention) \
+         before the lake read them, so the lake cannot be completed from Kafka. Rebuild it in a \
+         new location from a new snapshot: `finlake ingest --resnapshot --lake-uri <new location>` \
+         (the binlog source, from the database), or take a new Debezium snapshot and run \
+         `finlake ingest --source kafka --lake-uri <new location>`",
+        low - 1
+    )]
+    OffsetGap {
+        topic: String,
+        partition: i32,
+        next: i64,
+        low: i64,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -161,6 +176,8 @@ struct Part {
     next: i64,
     /// Next offset to read (>= next; above it while events wait in `pending`).
     consumed: i64,
+    /// Whether the lake has committed an offset of this partition (else `next` is 0 by default).
+    committed: bool,
     /// Position of the last event sequenced (applied or pending).
     last: Option<Position>,
     /// Whether reading resumed exactly at `next`.
@@ -381,23 +398,33 @@ impl Loop<'_> {
         // The table behind is the one to resume from; the other skips what it already has
         // (reading the positions also tells the sink which events bronze already holds).
         t.resume_from(&app_id).await?;
-        let bronze = (
-            t.bronze.txn_version(&offset_app).await?.unwrap_or(0),
-            t.bronze.applied(&app_id).await?,
+        let offsets = (
+            t.bronze.txn_version(&offset_app).await?,
+            t.history.txn_version(&offset_app).await?,
         );
-        let history = (
-            t.history.txn_version(&offset_app).await?.unwrap_or(0),
-            t.history.applied(&app_id).await?,
-        );
+        let committed = offsets.0.is_some() || offsets.1.is_some();
+        let bronze = (offsets.0.unwrap_or(0), t.bronze.applied(&app_id).await?);
+        let history = (offsets.1.unwrap_or(0), t.history.applied(&app_id).await?);
         let (next, last) = if bronze.0 <= history.0 {
             bronze
         } else {
             history
         };
-        let high = if self.cfg.until_caught_up {
+        let (low, high) =
             self.consumer
-                .fetch_watermarks(topic, partition, Duration::from_secs(30))?
-                .1
+                .fetch_watermarks(topic, partition, Duration::from_secs(30))?;
+        // The records the lake still needs are gone from the topic (retention): stop, as the
+        // binlog source does for a purged position, rather than skip them (or wait for them).
+        if retention_gap(committed, next, low) {
+            return Err(Error::OffsetGap {
+                topic: topic.to_owned(),
+                partition,
+                next,
+                low,
+            });
+        }
+        let high = if self.cfg.until_caught_up {
+            high
         } else {
             i64::MAX
         };
@@ -407,6 +434,7 @@ impl Loop<'_> {
             offset_app,
             next,
             consumed: next,
+            committed,
             last,
             verified: false,
             seeks: 0,
@@ -436,6 +464,19 @@ impl Loop<'_> {
             {
                 return Ok(false);
             }
+            // The records the lake still needs are gone from the topic: stop (as the binlog
+            // source does for a purged position) rather than skip them.
+            let (low, _) =
+                self.consumer
+                    .fetch_watermarks(&key.0, key.1, Duration::from_secs(30))?;
+            if retention_gap(part.committed, part.next, low) {
+                return Err(Error::OffsetGap {
+                    topic: key.0.clone(),
+                    partition: key.1,
+                    next: part.next,
+                    low,
+                });
+            }
             if part.seeks < 3 {
                 part.seeked_at = Some(Instant::now());
                 part.seeks += 1;
@@ -450,7 +491,10 @@ impl Loop<'_> {
                 }
                 return Ok(false);
             }
-            warn!(topic = %key.0, partition = key.1, expected = part.next, got = offset, "offset gap (compacted or deleted records?)");
+            // Still ahead of the lake with the records in between present (or a lake that
+            // never read this partition): offsets without records (compaction, transaction
+            // markers), or a new lake on a topic whose start was deleted.
+            warn!(topic = %key.0, partition = key.1, expected = part.next, got = offset, low, "offset gap without lost records, or a new lake on a truncated topic");
         }
         part.verified = true;
         part.consumed = offset + 1;
@@ -469,7 +513,8 @@ impl Loop<'_> {
             // One message that cannot be read (not JSON, no envelope, a value that does not
             // decode): a dead letter; the partition and every other table go on.
             Err(e) => {
-                let u = undecodable(&target.schema.name, &mut part.last, &key, offset, &e);
+                let u =
+                    debezium::undecodable(&target.schema.name, &mut part.last, &key, offset, &e);
                 warn!(topic = %key.0, partition = key.1, offset, position = ?u.event.position,
                     reason = %u.reason, "undecodable message: set aside as a dead letter");
                 part.bad.push(u);
@@ -542,36 +587,10 @@ impl Loop<'_> {
     }
 }
 
-/// A message of `table`'s topic partition `key` at `offset` that could not be decoded, as a
-/// dead letter: placed right after the partition's last position (deterministically, so a
-/// replay gives it the same place; before any binlog file when the partition has none yet),
-/// the reason naming the message, never its content. Its `_op` is `c` (the message's own op
-/// may be unreadable).
-fn undecodable(
-    table: &str,
-    last: &mut Option<Position>,
-    key: &(String, i32),
-    offset: i64,
-    e: &debezium::Error,
-) -> Undecodable {
-    let at = last
-        .clone()
-        .unwrap_or_else(|| Position::new("mysql-bin.000000", 0, 0));
-    let event = ChangeEvent {
-        table: std::sync::Arc::from(table),
-        op: Op::Create,
-        before: None,
-        after: None,
-        position: at,
-        commit_ms: 0,
-        txid: None,
-    };
-    // A tie with the last position takes the next row index.
-    let event = debezium::sequence(last, event.clone()).unwrap_or(event);
-    Undecodable {
-        event,
-        reason: format!("message {}/{} at offset {offset}: {e}", key.0, key.1),
-    }
+/// Whether records a partition's lake needs were deleted from the topic: the lake has
+/// committed `next` as its next offset and the topic's first offset is above it.
+fn retention_gap(committed: bool, next: i64, low: i64) -> bool {
+    committed && low > next
 }
 
 fn regex_escape(s: &str) -> String {

@@ -41,38 +41,36 @@ async fn table_lines(dir: &Path) -> Vec<String> {
         .expect("session");
     ctx.register_table("t", table.table_provider().await.expect("provider"))
         .expect("register");
-    // Wall-clock columns (a snapshot's commit time is when it was taken) differ between lakes.
-    let clocks: Vec<String> = table
-        .snapshot()
-        .expect("snapshot")
-        .schema()
-        .fields()
-        .map(|f| f.name().to_string())
-        .filter(|n| WALL_CLOCK.contains(&n.as_str()))
-        .collect();
-    // A snapshot row's position is the binlog head when the snapshot was taken: other tests
-    // write to the shared server between the two lakes' snapshots, so it is compared as
-    // "snapshot" (streamed rows keep their exact positions).
-    let fields: Vec<String> = table
+    let names: Vec<String> = table
         .snapshot()
         .expect("snapshot")
         .schema()
         .fields()
         .map(|f| f.name().to_string())
         .collect();
-    let mut hidden = clocks;
-    let mut at = String::new();
-    if ["_pos_file", "_pos", "_pos_row"]
+    // Wall-clock columns (a snapshot's commit time is when it was taken) differ between
+    // lakes, and so does a snapshot's binlog position (other tests write to the shared server
+    // between two lakes' snapshots): snapshot rows (`_pos_row` < 0) keep no position.
+    let mut excluded: Vec<&str> = names
         .iter()
-        .all(|c| fields.iter().any(|f| f == c))
-    {
-        hidden.extend(["_pos_file".to_string(), "_pos".to_string()]);
-        at = ", CASE WHEN _pos_row < 0 THEN 'snapshot' ELSE concat(_pos_file, ':', CAST(_pos AS VARCHAR)) END AS _at".into();
+        .map(String::as_str)
+        .filter(|n| WALL_CLOCK.contains(n))
+        .collect();
+    let mut position = String::new();
+    if names.iter().any(|n| n == "_pos_row") {
+        excluded.extend(["_pos_file", "_pos", "_pos_row"]);
+        position = ", CASE WHEN _pos_row < 0 THEN 'snapshot' ELSE \
+                    concat(_pos_file, ':', CAST(_pos AS VARCHAR), ':', CAST(_pos_row AS VARCHAR)) \
+                    END AS position"
+            .to_string();
     }
-    let sql = if hidden.is_empty() {
+    let sql = if excluded.is_empty() {
         "SELECT * FROM t".to_string()
     } else {
-        format!("SELECT * EXCLUDE ({}){at} FROM t", hidden.join(", "))
+        format!(
+            "SELECT * EXCLUDE ({}){position} FROM t",
+            excluded.join(", ")
+        )
     };
     finlake::testkit::sorted_lines(&ctx, &sql).await
 }

@@ -19,6 +19,7 @@ mod flight_clients;
 mod hostile;
 mod ingest;
 mod ingest_props;
+mod kafka_gap;
 mod loading;
 mod scaleout;
 mod serve_analytics;
