@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "dashboard"))
 
-from conftest import APP_DIR, Platform, free_port, http_ok, start_serve, stop, wait_for  # noqa: E402
+from conftest import APP_DIR, Platform, chromium, start_dashboard, start_serve, stop, wait_for  # noqa: E402
 
 PAGES = ["views/overview.py", "views/fraud.py", "views/customers.py", "views/geography.py", "views/pipeline.py"]
 PROBE = Decimal("100000000")
@@ -89,32 +89,6 @@ def start_platform(args) -> Platform:
     wait_for("the workload's first rows", lambda: p.lake_count("transactions") > want, 60, every=0.5, proc=p.sim,
              log=tmp / "simulate.log")
     return p
-
-
-def start_dashboard(p: Platform) -> str:
-    port = free_port()
-    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
-    proc = p.spawn([streamlit, "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-                    "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                   "dashboard.log", env=p.dashboard_env(), cwd=APP_DIR)
-    url = f"http://127.0.0.1:{port}"
-    wait_for("the dashboard's health", lambda: http_ok(f"{url}/_stcore/health"), 60, proc=proc,
-             log=p.dir / "dashboard.log")
-    return url
-
-
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    o = Options()
-    o.binary_location = shutil.which("chromium") or "chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1440,1100"):
-        o.add_argument(a)
-    d = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "chromedriver"), options=o)
-    d.set_page_load_timeout(60)
-    return d
 
 
 def hour_amount(d) -> Decimal | None:
@@ -172,18 +146,14 @@ def probe_once(p: Platform, d, cur, card: int, client: int, mcc: int, tx_id: int
 
 
 def commit_to_screen(p: Platform, url: str, probes: int) -> dict:
-    d = browser()
+    d = chromium()
     try:
         d.get(url)
         wait_for("the Overview's figures", lambda: hour_amount(d) is not None, 120)
         screen, flight = [], []
         with p.source() as c, c.cursor() as cur:
-            cur.execute("SELECT id, client_id FROM cards ORDER BY id LIMIT 1")
-            card, client = cur.fetchone()
-            cur.execute("SELECT mcc FROM mcc_codes ORDER BY mcc LIMIT 1")
-            mcc = cur.fetchone()[0]
-            cur.execute("SELECT max(id) FROM transactions")
-            base = int(cur.fetchone()[0]) + 50_000_000
+            card, client, mcc, top = p.probe_refs(cur)
+            base = top + 50_000_000
             for i in range(probes):
                 time.sleep(random.uniform(0.5, 2.5))
                 s, f = probe_once(p, d, cur, card, client, mcc, base + i)

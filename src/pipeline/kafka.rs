@@ -126,6 +126,15 @@ pub struct KafkaReport {
     pub secs: f64,
 }
 
+/// The database a source URL names (`mysql://.../finance` -> `finance`): the middle part of
+/// Debezium's topic names.
+pub fn source_database(source_url: &str) -> Option<String> {
+    url::Url::parse(source_url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_owned())
+        .filter(|d| !d.is_empty())
+}
+
 /// The topic Debezium writes `table` of `database` to.
 pub fn topic_name(prefix: &str, database: &str, table: &str) -> String {
     format!("{prefix}.{database}.{table}")
@@ -270,10 +279,7 @@ pub async fn run(
 ) -> Result<KafkaReport> {
     let started = Instant::now();
     let s = &cfg.settings;
-    let database = url::Url::parse(&cfg.source_url)
-        .ok()
-        .map(|u| u.path().trim_start_matches('/').to_owned())
-        .filter(|d| !d.is_empty())
+    let database = source_database(&cfg.source_url)
         .ok_or_else(|| Error::Config("the source URL names no database".into()))?;
     let (targets, by_topic) = open_sinks(cfg, lake, &database).await?;
     let rebalances = Arc::new(Rebalances::default());

@@ -176,10 +176,7 @@ async fn run_loop(
 
 /// The writer whose applied position the reflections follow.
 fn reflections_follow(cfg: &IngestConfig, kafka: Option<&KafkaConfig>) -> analytics::Writer {
-    let database = url::Url::parse(&cfg.source_url)
-        .ok()
-        .map(|u| u.path().trim_start_matches('/').to_owned())
-        .unwrap_or_default();
+    let database = kafka::source_database(&cfg.source_url).unwrap_or_default();
     match kafka {
         Some(k) => analytics::Writer::Kafka {
             app_id: k.settings.kafka_app_id.clone(),

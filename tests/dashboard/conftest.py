@@ -135,6 +135,16 @@ class Platform:
         return pymysql.connect(user=unquote(m.group(1)), password=unquote(m.group(2)), host=m.group(3),
                                port=int(m.group(4)), database=m.group(5), autocommit=True)
 
+    def probe_refs(self, cur) -> tuple[int, int, int, int]:
+        """A card with its client, an MCC and the largest transaction id: what a probe
+        transaction committed at the source refers to."""
+        cur.execute("SELECT id, client_id FROM cards ORDER BY id LIMIT 1")
+        card, client = cur.fetchone()
+        cur.execute("SELECT mcc FROM mcc_codes ORDER BY mcc LIMIT 1")
+        mcc = cur.fetchone()[0]
+        cur.execute("SELECT max(id) FROM transactions")
+        return card, client, mcc, int(cur.fetchone()[0])
+
     def source_count(self, table: str) -> int:
         with self.source() as c, c.cursor() as cur:
             cur.execute(f"SELECT count(*) FROM {table}")  # table names are constants of the tests
@@ -156,6 +166,38 @@ class Platform:
         for t in ("transactions", "fraud_labels", "cards", "users"):
             want = self.source_count(t)
             wait_for(f"the lake's {t} to reach {want} rows", lambda t=t, want=want: self.lake_count(t) == want, 60)
+
+
+def start_dashboard(p: Platform) -> str:
+    """`streamlit run app.py` of the venv running this, on a free port, against `p`; its URL."""
+    port = free_port()
+    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
+    proc = p.spawn([streamlit, "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+                    "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                   "dashboard.log", env=p.dashboard_env(), cwd=APP_DIR)
+    url = f"http://127.0.0.1:{port}"
+    wait_for("the dashboard's health", lambda: http_ok(f"{url}/_stcore/health"), 60, proc=proc,
+             log=p.dir / "dashboard.log")
+    return url
+
+
+def chromium():
+    """Debian's headless Chromium through chromium-driver (selenium), 1440x1100."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not binary or not driver:
+        raise AssertionError("chromium and chromium-driver are missing: run infra/streamlit/install.sh")
+    o = Options()
+    o.binary_location = binary
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1440,1100",
+              "--hide-scrollbars", "--force-device-scale-factor=1"):
+        o.add_argument(a)
+    d = webdriver.Chrome(service=Service(driver), options=o)
+    d.set_page_load_timeout(60)
+    return d
 
 
 def start_serve(p: Platform, extra: list[str] | None = None, env: dict[str, str] | None = None, log: str = "serve.log"):

@@ -8,18 +8,14 @@ import datetime as dt
 import os
 import random
 import re
-import shutil
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from conftest import APP_DIR, ROOT, free_port, http_ok, stop, wait_for
+from conftest import ROOT, chromium, start_dashboard, wait_for
 
 SHOTS = Path(os.environ.get("FINLAKE_DASHBOARD_SHOTS", ROOT / "docs" / "img"))
 PAGES = {"overview": "", "fraud": "fraud", "customers": "customers", "geography": "geography", "pipeline": "pipeline"}
@@ -27,33 +23,12 @@ PAGES = {"overview": "", "fraud": "fraud", "customers": "customers", "geography"
 
 @pytest.fixture(scope="module")
 def dashboard(quiet):
-    port = free_port()
-    venv_bin = Path(os.sys.executable).parent
-    streamlit = shutil.which("streamlit", path=str(venv_bin)) or "streamlit"
-    proc = quiet.spawn(
-        [streamlit, "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        "dashboard.log", env=quiet.dashboard_env(), cwd=APP_DIR,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for("the dashboard's health", lambda: http_ok(f"{url}/_stcore/health"), 60, proc=proc, log=quiet.dir / "dashboard.log")
-    yield url
-    stop(proc)
+    yield start_dashboard(quiet)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = shutil.which("chromium")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.fail("chromium and chromium-driver are missing: run infra/streamlit/install.sh")
-    o = Options()
-    o.binary_location = chromium
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1440,1100",
-              "--hide-scrollbars", "--force-device-scale-factor=1"):
-        o.add_argument(a)
-    d = webdriver.Chrome(service=Service(driver_path), options=o)
-    d.set_page_load_timeout(60)
+    d = chromium()
     yield d
     d.quit()
 
@@ -124,12 +99,8 @@ def test_every_page_in_a_browser(quiet, dashboard, browser):
 
 def test_source_commit_shows_on_overview_within_10s(quiet, dashboard, browser):
     with quiet.source() as c, c.cursor() as cur:
-        cur.execute("SELECT id, client_id FROM cards ORDER BY id LIMIT 1")
-        card, client = cur.fetchone()
-        cur.execute("SELECT mcc FROM mcc_codes ORDER BY mcc LIMIT 1")
-        mcc = cur.fetchone()[0]
-        cur.execute("SELECT max(id) FROM transactions")
-        tx_id = int(cur.fetchone()[0]) + 1_000_000 + random.randrange(1000)
+        card, client, mcc, top = quiet.probe_refs(cur)
+        tx_id = top + 1_000_000 + random.randrange(1000)
         cents = random.randrange(100)
         amount = Decimal(f"4321.{cents:02d}")
         open_page(browser, dashboard, "overview")

@@ -12,7 +12,7 @@ use mysql_async::prelude::Queryable;
 
 use crate::common::{finlake, fresh_db, ok};
 
-const MASK_KEY: &str = "integration-test-mask-key-0123456789";
+use crate::common::MASK_KEY;
 
 async fn explain(ctx: &SessionContext, sql: &str) -> String {
     rows(ctx, &format!("EXPLAIN {sql}")).await.join("\n")

@@ -11,16 +11,7 @@ use deltalake::DeltaTable;
 
 use crate::common::{finlake, fresh_db, ok, text};
 
-const MASK_KEY: &str = "integration-test-mask-key-0123456789";
-
-fn env<'a>(url: &'a str, lake: &'a str, server_id: &'a str) -> Vec<(&'static str, &'a str)> {
-    vec![
-        ("FINLAKE_SOURCE_URL", url),
-        ("FINLAKE_LAKE_URI", lake),
-        ("FINLAKE_MASK_KEY", MASK_KEY),
-        ("FINLAKE_SERVER_ID", server_id),
-    ]
-}
+use crate::common::ingest_env as env;
 
 /// Columns holding the time of a write or of a snapshot, not of a source change.
 const WALL_CLOCK: [&str; 3] = ["_ingested_at", "_commit_ts", "_detected_at"];

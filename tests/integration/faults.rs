@@ -13,7 +13,7 @@ use crate::stack::{
     wait_for_debezium_on,
 };
 
-const MASK_KEY: &str = "integration-test-mask-key-0123456789";
+use crate::common::MASK_KEY;
 
 fn faults_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("finlake-stack-faults")

@@ -9,16 +9,7 @@ use mysql_async::prelude::Queryable;
 
 use crate::common::{finlake, fresh_db, ok, text};
 
-const MASK_KEY: &str = "integration-test-mask-key-0123456789";
-
-fn env<'a>(url: &'a str, lake: &'a str, server_id: &'a str) -> Vec<(&'static str, &'a str)> {
-    vec![
-        ("FINLAKE_SOURCE_URL", url),
-        ("FINLAKE_LAKE_URI", lake),
-        ("FINLAKE_MASK_KEY", MASK_KEY),
-        ("FINLAKE_SERVER_ID", server_id),
-    ]
-}
+use crate::common::{MASK_KEY, ingest_env as env};
 
 fn verify_equal(env: &[(&str, &str)]) -> String {
     let out = finlake(&["verify"], env);

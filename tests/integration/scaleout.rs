@@ -20,7 +20,7 @@ use crate::stack::{
     delete_connector, kafka_env, register_connector, run_prefix, s3_env, stack, wait_for_debezium,
 };
 
-pub(crate) const MASK_KEY: &str = "integration-test-mask-key-0123456789";
+pub(crate) use crate::common::MASK_KEY;
 pub(crate) use finlake::lake::TABLES;
 
 /// `FINLAKE_*` settings as owned pairs, plus a borrowed view for [`finlake`].

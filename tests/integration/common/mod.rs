@@ -12,9 +12,24 @@ use mysql_async::prelude::Queryable;
 /// Batches as `a|b|c` lines (NULL for nulls), in order: the library's test-support formatter.
 pub(crate) use finlake::testkit::lines;
 pub(crate) use server::{
-    PASSWORD, Server, USER, channel, client, fetch, query, scalar, serve_env, wait_caught_up,
-    wait_for,
+    MASK_KEY, PASSWORD, Server, USER, channel, client, fetch, query, scalar, serve_env,
+    wait_caught_up, wait_for,
 };
+
+/// The environment of `finlake ingest` on `url` into `lake`, reading the binlog as replica
+/// `server_id` (unique per concurrently running loop).
+pub(crate) fn ingest_env<'a>(
+    url: &'a str,
+    lake: &'a str,
+    server_id: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("FINLAKE_SOURCE_URL", url),
+        ("FINLAKE_LAKE_URI", lake),
+        ("FINLAKE_MASK_KEY", MASK_KEY),
+        ("FINLAKE_SERVER_ID", server_id),
+    ]
+}
 
 /// State directory of the shared test server.
 pub(crate) fn state_dir() -> PathBuf {
